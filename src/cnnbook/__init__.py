@@ -1,0 +1,16 @@
+"""Shared code of the book *Homework 4: CNN, worked answers*.
+
+One module per question, plus the pieces every chapter uses:
+
+- :mod:`cnnbook.equivariance` -- chapter 1, translation equivariance of convolutions;
+- :mod:`cnnbook.attribution` -- chapter 2, gradient, DeconvNet and guided backpropagation;
+- :mod:`cnnbook.cnn1d` -- chapter 3, the 1-D CNN, its parameter count and hand-derived gradients;
+- :mod:`cnnbook.data` -- real data shipped with installed packages, and procedural data;
+- :mod:`cnnbook.plotting` -- the one figure style of the book;
+- :mod:`cnnbook.runtime` -- deterministic set-up shared by every notebook.
+"""
+
+from cnnbook.runtime import reproducible
+
+__all__ = ["reproducible"]
+__version__ = "1.0.0"

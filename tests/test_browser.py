@@ -1,0 +1,182 @@
+"""Every built page, opened in a real headless Chromium with the network cut off.
+
+Asserts that the page loads, that MathJax (served from the site itself) typesets every
+formula, that the console shows no error and that no request leaves the local server.
+Saves a full-page screenshot of each page under ``_build/screenshots/``.
+
+Without Chromium the tests skip with the reason, except when ``CI`` is set: there a
+missing browser is a failure, since ``.ci/run`` installs it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import BUILD, Build
+
+pytestmark = [pytest.mark.site, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+SCREENSHOTS = BUILD / "screenshots"
+LOCAL_HOST = "127.0.0.1"
+
+
+def _require_browser() -> None:
+    missing = [n for n, p in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)) if not p]
+    if not missing:
+        return
+    reason = (
+        f"headless browser tests need {' and '.join(missing)} "
+        "(Debian packages: chromium chromium-driver)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but {reason} is missing")
+    pytest.skip(reason)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output clean."""
+
+
+@pytest.fixture(scope="module")
+def server(site: Build) -> Iterator[str]:
+    assert site.returncode == 0, "the book did not build; see test_site"
+    handler = functools.partial(_QuietHandler, directory=str(site.html))
+    httpd = http.server.ThreadingHTTPServer((LOCAL_HOST, 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://{LOCAL_HOST}:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(server: str):
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--hide-scrollbars",
+        "--window-size=1280,900",
+        # The network is off: every host but the local server fails to resolve, and
+        # anything else is sent to a proxy that does not exist.
+        f"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {LOCAL_HOST}",
+        f"--proxy-server=http://{LOCAL_HOST}:9",
+        f"--proxy-bypass-list={LOCAL_HOST}",
+    ):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _pages(site: Build) -> list[str]:
+    pages = [p for p in site.html.rglob("*.html") if not {"_static", "_sources"} & set(p.parts)]
+    return sorted(str(p.relative_to(site.html)) for p in pages)
+
+
+def _wait_for_math(driver) -> dict[str, int]:
+    """Wait for MathJax to finish; count formulas, typeset formulas and TeX errors."""
+    return driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const count = () => {
+          const math = [...document.querySelectorAll('.math')];
+          done({
+            formulas: math.length,
+            typeset: math.filter(m => m.querySelector('mjx-container')).length,
+            errors: document.querySelectorAll('mjx-merror').length,
+            mathjax: typeof window.MathJax === 'object' && !!window.MathJax.startup,
+          });
+        };
+        if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+          MathJax.startup.promise.then(count, count);
+        } else { setTimeout(count, 3000); }
+        """
+    )
+
+
+def _screenshot(driver, path: Path) -> None:
+    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+    size = metrics["cssContentSize"]
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+        },
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def _requested_urls(driver) -> list[str]:
+    import json
+
+    urls = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg.get("method") == "Network.requestWillBeSent":
+            urls.append(msg["params"]["request"]["url"])
+    return urls
+
+
+def test_every_page_offline(site: Build, server: str, browser) -> None:
+    failures: list[str] = []
+    pages = _pages(site)
+    assert len(pages) >= 5
+    for rel in pages:
+        browser.get_log("performance")
+        browser.get_log("browser")
+        browser.get(f"{server}/{rel}")
+        math = _wait_for_math(browser)
+        if math["formulas"] and not math["mathjax"]:
+            failures.append(f"{rel}: MathJax did not load")
+        if math["typeset"] != math["formulas"]:
+            failures.append(f"{rel}: {math['typeset']} of {math['formulas']} formulas typeset")
+        if math["errors"]:
+            failures.append(f"{rel}: {math['errors']} TeX errors")
+        _screenshot(browser, SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png"))
+        for url in _requested_urls(browser):
+            host = urlsplit(url).hostname
+            if urlsplit(url).scheme in {"http", "https", "ws", "wss"} and host != LOCAL_HOST:
+                failures.append(f"{rel}: request to another host: {url}")
+        for entry in browser.get_log("browser"):
+            if entry["level"] == "SEVERE":
+                failures.append(f"{rel}: console error: {entry['message']}")
+    assert not failures, "\n".join(failures)
+
+
+def test_math_is_typeset_on_the_chapters(site: Build, server: str, browser) -> None:
+    """The chapters do contain math, so the check above is not vacuous."""
+    browser.get(f"{server}/book/q3_cnn1d_gradients.html")
+    math = _wait_for_math(browser)
+    assert math["formulas"] > 0
+    assert math["typeset"] == math["formulas"]

@@ -1,0 +1,125 @@
+"""The book builds strictly, and its pages need nothing from another host."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from conftest import Build, html_pages
+
+pytestmark = pytest.mark.site
+
+#: Tags and attributes that make a browser fetch something on page load.
+LOADING_ATTRS = {
+    "script": "src",
+    "link": "href",
+    "img": "src",
+    "iframe": "src",
+    "source": "src",
+    "video": "src",
+    "audio": "src",
+}
+
+
+class _Refs(HTMLParser):
+    """Collects loaded resources, links and element ids of one page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loaded: list[str] = []
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.inline_scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        attr = LOADING_ATTRS.get(tag)
+        if attr and a.get(attr):
+            if not (tag == "link" and a.get("rel") in {"next", "prev", "index", "search"}):
+                self.loaded.append(a[attr])
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.inline_scripts.append(data)
+
+
+def _parse(page: Path) -> _Refs:
+    refs = _Refs()
+    refs.feed(page.read_text(encoding="utf-8"))
+    return refs
+
+
+def test_build_is_warning_free(site: Build) -> None:
+    assert site.returncode == 0, site.log[-4000:]
+    warnings = [
+        ln
+        for ln in site.log.splitlines()
+        if re.search(r"\bWARNING\b", ln) and "IPKernelApp" not in ln
+    ]
+    assert not warnings, "\n".join(warnings)
+
+
+def test_every_chapter_is_built(site: Build) -> None:
+    names = {p.stem for p in html_pages(site.html)}
+    assert {
+        "intro",
+        "q1_translation_equivariance",
+        "q2_deconvnet_guided_backprop",
+        "q3_cnn1d_gradients",
+        "references",
+    } <= names
+
+
+def test_no_resource_from_another_host(site: Build) -> None:
+    offenders = []
+    for page in html_pages(site.html):
+        refs = _parse(page)
+        offenders += [f"{page.name}: {u}" for u in refs.loaded if urlsplit(u).netloc]
+        offenders += [
+            f"{page.name}: inline script loads {m}"
+            for s in refs.inline_scripts
+            for m in re.findall(r"""["'](?:https?:)?//[^"']+\.(?:js|css|woff2?)["']""", s)
+        ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_mathjax_is_served_locally(site: Build) -> None:
+    pages_with_math = [p for p in html_pages(site.html) if 'class="math' in p.read_text("utf-8")]
+    assert pages_with_math, "no page has math: the check below would be vacuous"
+    for page in pages_with_math:
+        srcs = [u for u in _parse(page).loaded if "mathjax" in u.lower()]
+        assert srcs, f"{page.name} has math but loads no MathJax"
+        for src in srcs:
+            target = (page.parent / urlsplit(src).path).resolve()
+            assert target.is_file(), f"{page.name}: {src} is not in the built site"
+
+
+def test_internal_links_and_anchors_resolve(site: Build) -> None:
+    pages = list(site.html.rglob("*.html"))
+    ids = {p.resolve(): _parse(p).ids for p in pages}
+    broken = []
+    for page in html_pages(site.html):
+        for href in _parse(page).links:
+            parts = urlsplit(href)
+            if parts.scheme or parts.netloc or href.startswith("mailto:"):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page.resolve()
+            if not target.exists():
+                broken.append(f"{page.name}: {href} (no such file)")
+            elif parts.fragment and target.suffix == ".html":
+                if unquote(parts.fragment) not in ids.get(target, _parse(target).ids):
+                    broken.append(f"{page.name}: {href} (no such anchor)")
+    assert not broken, "\n".join(broken)
