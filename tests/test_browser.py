@@ -13,15 +13,20 @@ from __future__ import annotations
 import base64
 import functools
 import http.server
+import json
 import os
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import BUILD, Build
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 pytestmark = [pytest.mark.site, pytest.mark.browser]
 
@@ -62,7 +67,7 @@ def server(site: Build) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(server: str):
+def browser(server: str) -> Iterator[WebDriver]:
     _require_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -97,11 +102,12 @@ def browser(server: str):
 
 
 def _pages(site: Build) -> list[str]:
+    """Every page of the site, except ``index.html``: a redirect to the intro (test_site)."""
     pages = [p for p in site.html.rglob("*.html") if not {"_static", "_sources"} & set(p.parts)]
-    return sorted(str(p.relative_to(site.html)) for p in pages)
+    return sorted(str(p.relative_to(site.html)) for p in pages if p != site.html / "index.html")
 
 
-def _wait_for_math(driver) -> dict[str, int]:
+def _wait_for_math(driver: WebDriver) -> dict[str, int]:
     """Wait for MathJax to finish; count formulas, typeset formulas and TeX errors."""
     return driver.execute_async_script(
         """
@@ -122,7 +128,7 @@ def _wait_for_math(driver) -> dict[str, int]:
     )
 
 
-def _screenshot(driver, path: Path) -> None:
+def _screenshot(driver: WebDriver, path: Path) -> None:
     metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
     size = metrics["cssContentSize"]
     shot = driver.execute_cdp_cmd(
@@ -137,9 +143,7 @@ def _screenshot(driver, path: Path) -> None:
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def _requested_urls(driver) -> list[str]:
-    import json
-
+def _requested_urls(driver: WebDriver) -> list[str]:
     urls = []
     for entry in driver.get_log("performance"):
         msg = json.loads(entry["message"])["message"]
@@ -148,7 +152,47 @@ def _requested_urls(driver) -> list[str]:
     return urls
 
 
-def test_every_page_offline(site: Build, server: str, browser) -> None:
+def _page_facts(driver: WebDriver) -> dict:
+    """Images without alt text and Persian blocks of the page, once fonts have loaded."""
+    return driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        document.fonts.ready.then(() => done({
+          imagesWithoutAlt: [...document.querySelectorAll('img')]
+            .filter(i => !(i.getAttribute('alt') || '').trim()).map(i => i.src),
+          brokenImages: [...document.querySelectorAll('img')]
+            .filter(i => i.complete && i.naturalWidth === 0).map(i => i.src),
+          persian: [...document.querySelectorAll('.persian')].map(p => ({
+            lang: p.getAttribute('lang'), dir: p.getAttribute('dir'),
+            direction: getComputedStyle(p).direction,
+            hasPersianText: /[\u0600-\u06ff]/.test(p.textContent),
+          })),
+        }));
+        """
+    )
+
+
+def _used_fonts(driver: WebDriver, selector: str) -> dict[str, int]:
+    """Glyph count per font actually used to draw the text of the first match of selector."""
+    driver.execute_cdp_cmd("DOM.enable", {})
+    driver.execute_cdp_cmd("CSS.enable", {})
+    root = driver.execute_cdp_cmd("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    node = driver.execute_cdp_cmd("DOM.querySelector", {"nodeId": root, "selector": selector})
+    # The text is drawn by the paragraph inside the block.
+    fonts = driver.execute_cdp_cmd("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})
+    return {f["familyName"]: f["glyphCount"] for f in fonts["fonts"]}
+
+
+def _set_theme(driver: WebDriver, theme: str) -> None:
+    driver.execute_script("document.documentElement.dataset.theme = arguments[0];", theme)
+
+
+def _shot_name(rel: str, theme: str) -> Path:
+    stem = rel.replace("/", "__").removesuffix(".html")
+    return SCREENSHOTS / f"{stem}{'' if theme == 'light' else '-' + theme}.png"
+
+
+def test_every_page_offline(site: Build, server: str, browser: WebDriver) -> None:
     failures: list[str] = []
     pages = _pages(site)
     assert len(pages) >= 5
@@ -163,7 +207,12 @@ def test_every_page_offline(site: Build, server: str, browser) -> None:
             failures.append(f"{rel}: {math['typeset']} of {math['formulas']} formulas typeset")
         if math["errors"]:
             failures.append(f"{rel}: {math['errors']} TeX errors")
-        _screenshot(browser, SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png"))
+        facts = _page_facts(browser)
+        failures += [f"{rel}: image without alt text: {u}" for u in facts["imagesWithoutAlt"]]
+        failures += [f"{rel}: image failed to load: {u}" for u in facts["brokenImages"]]
+        for theme in ("light", "dark"):
+            _set_theme(browser, theme)
+            _screenshot(browser, _shot_name(rel, theme))
         for url in _requested_urls(browser):
             host = urlsplit(url).hostname
             if urlsplit(url).scheme in {"http", "https", "ws", "wss"} and host != LOCAL_HOST:
@@ -174,9 +223,30 @@ def test_every_page_offline(site: Build, server: str, browser) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_math_is_typeset_on_the_chapters(site: Build, server: str, browser) -> None:
+def test_math_is_typeset_on_the_chapters(site: Build, server: str, browser: WebDriver) -> None:
     """The chapters do contain math, so the check above is not vacuous."""
     browser.get(f"{server}/book/q3_cnn1d_gradients.html")
     math = _wait_for_math(browser)
     assert math["formulas"] > 0
     assert math["typeset"] == math["formulas"]
+
+
+@pytest.mark.parametrize(
+    "chapter",
+    ["q1_translation_equivariance", "q2_deconvnet_guided_backprop", "q3_cnn1d_gradients"],
+)
+def test_persian_question_is_rtl_in_the_bundled_typeface(
+    site: Build,
+    server: str,
+    browser: WebDriver,
+    chapter: str,
+) -> None:
+    browser.get(f"{server}/book/{chapter}.html")
+    persian = _page_facts(browser)["persian"]
+    assert persian, f"{chapter} has no Persian block"
+    for block in persian:
+        assert block == {"lang": "fa", "dir": "rtl", "direction": "rtl", "hasPersianText": True}
+    fonts = _used_fonts(browser, "div.persian p")
+    assert fonts, "the browser reports no font for the Persian text"
+    # The bundled file names its family "Vazirmatn NL" (its Arabic-script-only build).
+    assert max(fonts, key=fonts.get).startswith("Vazirmatn"), f"Persian text drawn with {fonts}"

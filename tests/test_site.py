@@ -123,3 +123,9 @@ def test_internal_links_and_anchors_resolve(site: Build) -> None:
                 if unquote(parts.fragment) not in ids.get(target, _parse(target).ids):
                     broken.append(f"{page.name}: {href} (no such anchor)")
     assert not broken, "\n".join(broken)
+
+
+def test_index_redirects_to_the_intro(site: Build) -> None:
+    index = (site.html / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'http-equiv="Refresh" content="0; url=book/intro.html"', index, re.I)
+    assert (site.html / "book" / "intro.html").is_file()
