@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import Build, html_pages
+from conftest import BOOK, Build, html_pages
 
 pytestmark = pytest.mark.site
 
@@ -129,3 +129,16 @@ def test_index_redirects_to_the_intro(site: Build) -> None:
     index = (site.html / "index.html").read_text(encoding="utf-8")
     assert re.search(r'http-equiv="Refresh" content="0; url=book/intro.html"', index, re.I)
     assert (site.html / "book" / "intro.html").is_file()
+
+
+@pytest.mark.parametrize(
+    "chapter",
+    ["q1_translation_equivariance", "q2_deconvnet_guided_backprop", "q3_cnn1d_gradients"],
+)
+def test_download_button_gives_the_executed_notebook(site: Build, chapter: str) -> None:
+    page = (site.html / "book" / f"{chapter}.html").read_text(encoding="utf-8")
+    href = f"../_sources/book/{chapter}.ipynb"
+    assert f'href="{href}"' in page, "no download link to the notebook"
+    served = (site.html / "book" / href).resolve()
+    # The reader downloads the committed notebook itself, outputs included.
+    assert served.read_bytes() == (BOOK / f"{chapter}.ipynb").read_bytes()
