@@ -452,6 +452,34 @@ def test_peak_position() -> None:
         E.peak_position(np.zeros((0, 3)))
 
 
+def test_detect_peaks_against_a_loop() -> None:
+    rng = np.random.default_rng(1)
+    response = rng.standard_normal((15, 17))
+    found = {tuple(p) for p in E.detect_peaks(response, 1.0, 5)}
+    expected = set()
+    for i in range(15):
+        for j in range(17):
+            rows, cols = np.arange(i - 2, i + 3) % 15, np.arange(j - 2, j + 3) % 17
+            if response[i, j] > 1.0 and response[i, j] >= response[np.ix_(rows, cols)].max():
+                expected.add((i, j))
+    assert found == expected
+    assert expected  # the example has detections
+    with pytest.raises(ValueError, match="odd"):
+        E.detect_peaks(response, 0.0, 4)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(0.0, "0"), (3e-17, "below 1e-15"), (0.3361, "0.34"), (1.5e-15, "1.5e-15")]
+)
+def test_format_error(value: float, text: str) -> None:
+    assert E.format_error(value) == text
+
+
+def test_format_error_rejects_negative_values() -> None:
+    with pytest.raises(ValueError, match="non-negative"):
+        E.format_error(-1.0)
+
+
 # --- torch layers and models -----------------------------------------------------------
 
 
@@ -506,6 +534,24 @@ def test_global_pool_classifier_is_invariant_only_with_circular_padding() -> Non
         assert E.invariance_error(zero, x, 11) > 1e-4
     with pytest.raises(ValueError, match="dim"):
         E.fully_convolutional(dim=3)
+
+
+def test_locally_connected_classifier_with_tied_weights_is_the_cnn() -> None:
+    torch.manual_seed(0)
+    cnn = E.global_pool_classifier(3, 4, 2, 5, "zeros").double()
+    local = E.locally_connected_classifier(20, 3, 4, 2, 5, "zeros").double()
+    convs = [m for m in cnn.modules() if isinstance(m, nn.Conv1d)]
+    locals_ = [m for m in local.modules() if isinstance(m, E.LocallyConnected1d)]
+    assert len(convs) == len(locals_) == 2
+    with torch.no_grad():
+        for conv, lc in zip(convs, locals_, strict=True):
+            lc.weight.copy_(conv.weight.expand(20, -1, -1, -1))
+            lc.bias.copy_(conv.bias[:, None].expand(-1, 20))
+        x = torch.randn(6, 1, 20, dtype=torch.float64)
+        torch.testing.assert_close(local(x), cnn(x))
+    assert E.parameter_count(local) == 20 * (4 * 5 + 4) + 20 * (3 * 4 * 5 + 3)
+    with pytest.raises(ValueError, match="depth"):
+        E.locally_connected_classifier(20, depth=0)
 
 
 def _toy_task(seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.linalg import null_space
+from scipy.ndimage import maximum_filter
 from torch import nn
 
 MODES: tuple[str, ...] = ("circular", "zero")
@@ -519,6 +520,43 @@ def peak_position(response: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(response)), response.shape))
 
 
+def detect_peaks(response: np.ndarray, threshold: float, size: int) -> np.ndarray:
+    """Local maxima of a 2-D response map above ``threshold`` (neighbourhood ``size x size``).
+
+    A position is a detection when its value exceeds ``threshold`` and equals the maximum
+    of the ``size x size`` window centred on it (windows wrap around, like the circular
+    correlations that produce the map). Chapter 1 detects the stars of the flag in the
+    photograph with a template taken from one of them.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(k, 2)`` integer array of ``(row, column)`` detections, in row-major order.
+    """
+    response = np.asarray(response, dtype=np.float64)
+    if response.ndim != 2:
+        raise ValueError(f"mismatched dims: expected a 2-D map, got shape {response.shape}")
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"size must be odd and positive, got {size}")
+    local_max = maximum_filter(response, size=size, mode="wrap")
+    return np.argwhere((response == local_max) & (response > threshold))
+
+
+def format_error(value: float, tiny: float = 1e-15) -> str:
+    """A relative error as text for the prose: values below ``tiny`` as the bound only.
+
+    Rounding-level errors differ in their last digits between machines; the chapter
+    states them as a bound so that its text does not depend on the processor.
+    """
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"an error must be finite and non-negative, got {value}")
+    if value == 0:
+        return "0"
+    if value < tiny:
+        return f"below {tiny:.0e}"
+    return f"{value:.2g}"
+
+
 # ---------------------------------------------------------------------------------------
 # Torch layers and models
 # ---------------------------------------------------------------------------------------
@@ -722,6 +760,31 @@ def global_pool_classifier(
         nn.AdaptiveMaxPool1d(1),
         nn.Flatten(),
     )
+
+
+def locally_connected_classifier(
+    length: int,
+    n_classes: int = 2,
+    width: int = 8,
+    depth: int = 2,
+    kernel_size: int = 9,
+    padding_mode: PaddingMode = "circular",
+) -> nn.Sequential:
+    """The twin of :func:`global_pool_classifier` with untied weights.
+
+    Same receptive fields, same ReLUs, same global max, but every position has its own
+    kernels (:class:`LocallyConnected1d`). Chapter 1 uses it to show that what carries a
+    pattern learned at one position to another is the sharing, not the locality.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be positive, got {depth}")
+    channels = [1] + [width] * (depth - 1) + [n_classes]
+    layers: list[nn.Module] = []
+    for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
+        layers.append(LocallyConnected1d(c_in, c_out, length, kernel_size, padding_mode))
+        if i < depth - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers, nn.AdaptiveMaxPool1d(1), nn.Flatten())
 
 
 def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Sequential:
