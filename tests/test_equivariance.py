@@ -469,7 +469,14 @@ def test_detect_peaks_against_a_loop() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "text"), [(0.0, "0"), (3e-17, "below 1e-15"), (0.3361, "0.34"), (1.5e-15, "1.5e-15")]
+    ("value", "text"),
+    [
+        (0.0, "0"),
+        (3e-17, "below 1e-14"),
+        (1.1e-15, "below 1e-14"),
+        (0.3361, "0.34"),
+        (2e-14, "2e-14"),
+    ],
 )
 def test_format_error(value: float, text: str) -> None:
     assert E.format_error(value) == text

@@ -542,7 +542,7 @@ def detect_peaks(response: np.ndarray, threshold: float, size: int) -> np.ndarra
     return np.argwhere((response == local_max) & (response > threshold))
 
 
-def format_error(value: float, tiny: float = 1e-15) -> str:
+def format_error(value: float, tiny: float = 1e-14) -> str:
     """A relative error as text for the prose: values below ``tiny`` as the bound only.
 
     Rounding-level errors differ in their last digits between machines; the chapter
