@@ -217,6 +217,18 @@ def equivariance_residual(
     axis
         Spatial axis or axes.
     """
+    return _residual_and_output(f, x, s, mode, stride, axis)[0]
+
+
+def _residual_and_output(
+    f: Callable[[Array], Array],
+    x: Array,
+    s: IntOrInts,
+    mode: str,
+    stride: IntOrInts,
+    axis: IntOrInts,
+) -> tuple[Array, Array]:
+    """``(f(T_s x) - T'_{s/S} f(x), f(x))``, calling ``f`` twice."""
     _check_mode(mode)
     if not isinstance(x, torch.Tensor):
         x = np.asarray(x)
@@ -250,7 +262,7 @@ def equivariance_residual(
                 f"a zero-filled shift by {si}, not a multiple of the stride {st}, "
                 "has no counterpart on the output grid"
             )
-    return ftx - reference
+    return ftx - reference, fx
 
 
 def equivariance_error(
@@ -268,8 +280,8 @@ def equivariance_error(
     the shift. Arguments as in :func:`equivariance_residual`. When ``f(x) = 0`` the
     absolute error is returned.
     """
-    residual = equivariance_residual(f, x, s, mode=mode, stride=stride, axis=axis)
-    return _relative(_norm(residual), _norm(f(x)))
+    residual, fx = _residual_and_output(f, x, s, mode, stride, axis)
+    return _relative(_norm(residual), _norm(fx))
 
 
 def invariance_error(
