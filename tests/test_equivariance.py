@@ -472,10 +472,10 @@ def test_detect_peaks_against_a_loop() -> None:
     ("value", "text"),
     [
         (0.0, "0"),
-        (3e-17, "below 1e-14"),
-        (1.1e-15, "below 1e-14"),
+        (3e-17, "below 1e-12"),
+        (4.6e-14, "below 1e-12"),
         (0.3361, "0.34"),
-        (2e-14, "2e-14"),
+        (2e-12, "2e-12"),
     ],
 )
 def test_format_error(value: float, text: str) -> None:
