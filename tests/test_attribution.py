@@ -620,6 +620,21 @@ def test_make_cnn_layout() -> None:
         make_cnn(2, widths=(4, 4, 4), image_size=(4, 4))
     with pytest.raises(ValueError, match=">= 1"):
         make_cnn(0)
+    with pytest.raises(ValueError, match="downsample"):
+        make_cnn(2, downsample="avg")
+
+
+@pytest.mark.parametrize("side", [8, 9, 15])
+def test_all_convolutional_variant(side: int) -> None:
+    model = make_cnn(3, widths=(2, 3), hidden=4, image_size=(side, side), downsample="stride")
+    assert not any(isinstance(m, nn.MaxPool2d) for m in model)
+    assert [m.stride for m in model if isinstance(m, nn.Conv2d)] == [(2, 2), (2, 2)]
+    x = torch.randn(2, 1, side, side)
+    assert model(x).shape == (2, 3)
+    for rule in RULE_NAMES:  # strided transposed convolutions in the layer-by-layer version
+        assert_close(layerwise_attribute(model, x, 1, rule), captum(model, x, 1, rule))
+    maps = attribute(model, x, 1, "deconvnet")
+    assert torch.equal(maps[0], maps[1]), "no switches: DeconvNet ignores the image"
 
 
 def test_training_is_deterministic_and_learns() -> None:

@@ -87,12 +87,12 @@ class _RuleReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None, None]:
         rule: Rule = ctx.rule
-        if rule.backward_mask:
-            g = torch.relu(g)
         if rule.forward_mask:
             (out,) = ctx.saved_tensors
-            g = g.masked_fill(out <= 0, 0.0)
-        return g, None, None
+            # torch's own ReLU backward: g where out > 0, else 0 (one fused kernel).
+            g = torch.ops.aten.threshold_backward(g, out, 0)
+            return (g.relu_() if rule.backward_mask else g), None, None
+        return (torch.relu(g) if rule.backward_mask else g), None, None
 
 
 #: Every way to call a ReLU, with whether that call is in place.
@@ -578,11 +578,15 @@ def make_cnn(
     widths: Sequence[int] = (8, 16, 32),
     hidden: int = 64,
     image_size: tuple[int, int] = (32, 32),
+    downsample: str = "maxpool",
 ) -> nn.Sequential:
-    """A small VGG-style CNN: ``[Conv 3x3 -> ReLU -> MaxPool 2]`` per width, then two FC layers.
+    """A small VGG-style CNN: one block per width, then two fully connected layers.
 
+    With ``downsample="maxpool"`` a block is ``Conv 3x3 -> ReLU -> MaxPool 2`` (the
+    networks Zeiler & Fergus visualised); with ``"stride"`` it is ``Conv 3x3 stride 2 ->
+    ReLU``, the all-convolutional variant of Springenberg et al., which has no switches.
     Built from ``nn.ReLU`` modules, so that Captum can be compared with it too. Chapter 2
-    trains it on :func:`cnnbook.data.make_shapes` and uses an untrained one on a photograph.
+    trains one on :func:`cnnbook.data.make_shapes` and runs untrained ones.
 
     Parameters
     ----------
@@ -591,11 +595,13 @@ def make_cnn(
     in_channels
         Image channels.
     widths
-        Channels of each convolutional block.
+        Channels of each block; every block halves the height and width.
     hidden
         Units of the hidden fully connected layer.
     image_size
         ``(H, W)`` of the input, to size the first fully connected layer.
+    downsample
+        ``"maxpool"`` or ``"stride"``.
 
     Returns
     -------
@@ -603,12 +609,19 @@ def make_cnn(
     """
     if n_classes < 1 or in_channels < 1 or hidden < 1 or not widths or min(widths) < 1:
         raise ValueError("n_classes, in_channels, hidden and every width must be >= 1")
+    if downsample not in ("maxpool", "stride"):
+        raise ValueError(f"downsample must be 'maxpool' or 'stride', got {downsample!r}")
     h, w = image_size
     layers: list[nn.Module] = []
     c = in_channels
     for width in widths:
-        layers += [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
-        c, h, w = width, h // 2, w // 2
+        if downsample == "maxpool":
+            layers += [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            h, w = h // 2, w // 2
+        else:
+            layers += [nn.Conv2d(c, width, 3, stride=2, padding=1), nn.ReLU()]
+            h, w = (h + 1) // 2, (w + 1) // 2
+        c = width
     if h < 1 or w < 1:
         raise ValueError(f"image_size {image_size} is too small for {len(widths)} poolings")
     layers += [nn.Flatten(), nn.Linear(c * h * w, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)]
