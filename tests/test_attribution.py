@@ -19,10 +19,13 @@ from torch import Tensor, nn
 
 from cnnbook.attribution import (
     RULES,
+    Rule,
     accuracy,
     attribute,
     cascading_randomization,
     class_correlation,
+    layer_backward,
+    layer_forward,
     layerwise_attribute,
     localisation,
     make_cnn,
@@ -302,6 +305,52 @@ def test_deconvnet_without_switches_ignores_the_input(seed: int) -> None:
     maps = attribute(model, x, 0, "deconvnet")
     assert torch.equal(maps[0], maps[1])
     assert not torch.equal(*attribute(model, x, 0, "gradient"))
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [
+        (nn.Conv2d(2, 3, 3, padding=1), (2, 2, 7, 7)),
+        (nn.Conv2d(2, 4, (3, 2), stride=(2, 3), padding=(1, 0), dilation=(1, 2)), (2, 2, 9, 10)),
+        (nn.Conv2d(4, 4, 3, stride=2, groups=2), (1, 4, 8, 8)),
+        (nn.MaxPool2d(2), (2, 3, 6, 6)),
+        (nn.MaxPool2d(3, stride=2, padding=1), (2, 3, 7, 7)),  # overlapping windows
+        (nn.Linear(5, 3), (4, 5)),
+        (nn.Flatten(), (2, 3, 2, 2)),
+        (nn.Identity(), (2, 3)),
+        (nn.ReLU(), (2, 3, 4, 4)),
+    ],
+    ids=repr,
+)
+def test_gradient_rule_layer_by_layer_is_torch_backward(layer: nn.Module, shape: tuple) -> None:
+    """Oracle: torch autograd's vector-Jacobian product of the same layer."""
+    g = torch.Generator().manual_seed(23)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    a = torch.randn(shape, generator=g, dtype=torch.float64).to(torch.float32)
+    out, cache = layer_forward(layer, a)
+    leaf = a.clone().requires_grad_()
+    expected_out = layer(leaf)
+    assert torch.equal(out, expected_out.detach())
+    seed = torch.randn(out.shape, generator=g)
+    expected = torch.autograd.grad(expected_out, leaf, seed)[0]
+    got = layer_backward(layer, seed, cache, RULES["gradient"])
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_relu_backward_step_applies_the_masks() -> None:
+    a = torch.tensor([-1.0, 2.0, 3.0, -4.0])
+    g = torch.tensor([5.0, -6.0, 7.0, -8.0])
+    _, cache = layer_forward(nn.ReLU(), a)
+    table = {  # (forward mask, backward mask): expected signal, entry by entry
+        (True, False): [0.0, -6.0, 7.0, 0.0],
+        (False, True): [5.0, 0.0, 7.0, 0.0],
+        (True, True): [0.0, 0.0, 7.0, 0.0],
+        (False, False): [5.0, -6.0, 7.0, -8.0],
+    }
+    for (fwd, bwd), expected in table.items():
+        assert layer_backward(nn.ReLU(), g, cache, Rule(fwd, bwd)).tolist() == expected
 
 
 # --- Projections of one hidden unit (Zeiler & Fergus) ---

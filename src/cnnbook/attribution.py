@@ -70,7 +70,7 @@ def _rule(name: str) -> Rule:
 
 
 class _RuleReLU(torch.autograd.Function):
-    """ReLU forward, the rule's masks backward (in place when the model asked for it)."""
+    """ReLU forward (in place if asked), the rule's masks backward."""
 
     @staticmethod
     def forward(ctx: Any, a: Tensor, rule: Rule, inplace: bool) -> Tensor:
@@ -89,7 +89,7 @@ class _RuleReLU(torch.autograd.Function):
         rule: Rule = ctx.rule
         if rule.forward_mask:
             (out,) = ctx.saved_tensors
-            # torch's own ReLU backward: g where out > 0, else 0 (one fused kernel).
+            # torch's own ReLU backward: g where out > 0, else 0 (one kernel)
             g = torch.ops.aten.threshold_backward(g, out, 0)
             return (g.relu_() if rule.backward_mask else g), None, None
         return (torch.relu(g) if rule.backward_mask else g), None, None
@@ -120,8 +120,8 @@ class _ReLURuleMode(TorchFunctionMode):
     ) -> Any:
         kwargs = kwargs or {}
         if func is F.relu:  # nn.ReLU calls F.relu(input, inplace=...)
-            inplace = bool(kwargs.get("inplace", args[1] if len(args) > 1 else False))
-            return _RuleReLU.apply(args[0], self.rule, inplace)
+            inplace = kwargs.get("inplace", len(args) > 1 and args[1])
+            return _RuleReLU.apply(args[0], self.rule, bool(inplace))
         if func in _RELU_CALLS and not kwargs:
             return _RuleReLU.apply(args[0], self.rule, _RELU_CALLS[func])
         return func(*args, **kwargs)
@@ -289,20 +289,87 @@ def project_unit(features: nn.Module, x: Tensor, channel: int, rule: str = "deco
     return attribute(nn.Sequential(features, nn.Flatten()), x, units, rule)
 
 
+def layer_forward(layer: nn.Module, a: Tensor) -> tuple[Tensor, Any]:
+    """One layer's forward pass, and the cache its backward pass needs.
+
+    CS231n style: the max-pool records its *switches* (where each window's
+    maximum was), a ReLU its output, every other layer its input's shape.
+    Chapter 2.
+
+    Parameters
+    ----------
+    layer
+        ``Conv2d``, ``ReLU``, ``MaxPool2d``, ``Flatten``, ``Linear`` or
+        ``Identity``.
+    a
+        The layer's input.
+
+    Returns
+    -------
+    out, cache
+        The layer's output and what :func:`layer_backward` needs.
+    """
+    if isinstance(layer, nn.MaxPool2d):
+        out, switches = F.max_pool2d(
+            a, layer.kernel_size, layer.stride, layer.padding, layer.dilation,
+            ceil_mode=layer.ceil_mode, return_indices=True,
+        )  # fmt: skip
+        return out, (switches, a.shape)
+    if isinstance(layer, nn.ReLU):
+        out = torch.relu(a)
+        return out, out
+    if isinstance(layer, nn.Conv2d | nn.Linear | nn.Flatten | nn.Identity):
+        return layer(a), a.shape
+    raise ValueError(f"layer_forward does not handle {type(layer).__name__}")
+
+
+def layer_backward(
+    layer: nn.Module,
+    g: Tensor,
+    cache: Any,
+    rule: Rule,
+) -> Tensor:
+    """Send the signal ``g`` at a layer's output back to its input (chapter 2).
+
+    Only the ReLU looks at ``rule``; every other layer does what
+    backpropagation does. See :func:`layer_forward` for ``cache``.
+    """
+    if isinstance(layer, nn.ReLU):
+        if rule.backward_mask:
+            g = torch.relu(g)  # DeconvNet: rectify the signal
+        if rule.forward_mask:
+            g = g * (cache > 0)  # gradient: only where the unit was on
+        return g
+    if isinstance(layer, nn.MaxPool2d):  # unpool through the switches
+        switches, shape = cache
+        out = torch.zeros(*shape[:2], shape[2] * shape[3], dtype=g.dtype)
+        out.scatter_add_(2, switches.flatten(2), g.flatten(2))
+        return out.reshape(shape)
+    if isinstance(layer, nn.Conv2d):  # filter with the flipped filters
+        pad = _output_padding(layer, cache, g.shape)
+        return F.conv_transpose2d(
+            g, layer.weight, None, layer.stride, layer.padding, pad,
+            layer.groups, layer.dilation,
+        )  # fmt: skip
+    if isinstance(layer, nn.Linear):
+        return g @ layer.weight
+    return g.reshape(cache)  # Flatten, Identity
+
+
 def layerwise_attribute(model: nn.Sequential, x: Tensor, target: object, rule: str) -> Tensor:
     """The three rules written out layer by layer, as Zeiler & Fergus describe DeconvNet.
 
-    A forward pass records what the backward pass needs (the max-pool *switches*, each
-    ReLU's output, each layer's input size); the backward pass then walks the layers in
-    reverse: a linear layer multiplies by ``W^T``, a max-pool *unpools* through its
-    switches, a convolution applies the *transposed* (flipped) filters, and a ReLU applies
+    A forward pass records what the backward pass needs (:func:`layer_forward`); the
+    backward pass then walks the layers in reverse (:func:`layer_backward`): a linear
+    layer multiplies by ``W^T``, a max-pool *unpools* through its switches, a
+    convolution applies the *transposed* (flipped) filters, and a ReLU applies
     ``rule``. Chapter 2 shows this code and checks :func:`attribute` against it.
 
     Parameters
     ----------
     model
-        ``nn.Sequential`` of ``Conv2d``, ``ReLU``, ``MaxPool2d``, ``Flatten``, ``Linear``
-        (and ``Identity``) layers, ending in ``(N, K)`` scores.
+        ``nn.Sequential`` of ``Conv2d``, ``ReLU``, ``MaxPool2d``, ``Flatten``,
+        ``Linear`` (and ``Identity``) layers, ending in ``(N, K)`` scores.
     x
         Input batch ``(N, C, H, W)``.
     target, rule
@@ -314,56 +381,25 @@ def layerwise_attribute(model: nn.Sequential, x: Tensor, target: object, rule: s
         The map, same shape as ``x``.
     """
     r = _rule(rule)
-    x = _check_input(x)
-    caches: list[Any] = []
-    a = x.detach()
+    a, caches = _check_input(x).detach(), []
     with torch.no_grad():
-        for layer in model:  # forward, keeping what each layer's backward needs
-            if isinstance(layer, nn.MaxPool2d):
-                out, switches = F.max_pool2d(
-                    a, layer.kernel_size, layer.stride, layer.padding, layer.dilation,
-                    ceil_mode=layer.ceil_mode, return_indices=True,
-                )  # fmt: skip
-                caches.append((switches, a.shape))
-            elif isinstance(layer, nn.ReLU):
-                out = torch.relu(a)
-                caches.append(out)
-            elif isinstance(layer, nn.Conv2d | nn.Linear | nn.Flatten | nn.Identity):
-                out = layer(a)
-                caches.append(a.shape)
-            else:
-                raise ValueError(f"layerwise_attribute does not handle {type(layer).__name__}")
-            a = out
+        for layer in model:  # forward, keeping what each backward step needs
+            a, cache = layer_forward(layer, a)
+            caches.append(cache)
         if a.ndim != 2:
-            raise ValueError(f"model must return (N, K) scores, got {tuple(a.shape)}")
+            shape = tuple(a.shape)
+            raise ValueError(f"model must return (N, K) scores, got {shape}")
         t = _targets(target, a.shape[0], a.shape[1])
         g = F.one_hot(t, a.shape[1]).to(a.dtype)  # d score / d scores
         for layer, cache in zip(reversed(model), reversed(caches), strict=True):
-            if isinstance(layer, nn.Linear):
-                g = g @ layer.weight
-            elif isinstance(layer, nn.Flatten | nn.Identity):
-                g = g.reshape(cache)
-            elif isinstance(layer, nn.MaxPool2d):
-                switches, shape = cache  # unpool: each value goes back to its max's place
-                flat = torch.zeros(*shape[:2], shape[2] * shape[3], dtype=g.dtype)
-                g = flat.scatter_add_(2, switches.flatten(2), g.flatten(2)).reshape(shape)
-            elif isinstance(layer, nn.ReLU):
-                if r.backward_mask:
-                    g = torch.relu(g)  # rectify the backward signal
-                if r.forward_mask:
-                    g = g * (cache > 0)  # where the unit was active going forward
-            else:  # nn.Conv2d: correlate with the flipped filters = transposed convolution
-                g = F.conv_transpose2d(
-                    g, layer.weight, None, layer.stride, layer.padding,
-                    _output_padding(layer, cache, g.shape), layer.groups, layer.dilation,
-                )  # fmt: skip
+            g = layer_backward(layer, g, cache, r)
     return g
 
 
 def _output_padding(conv: nn.Conv2d, in_shape: torch.Size, out_shape: torch.Size) -> list[int]:
     """Rows/columns a strided convolution dropped, restored by its transpose."""
     if isinstance(conv.padding, str):
-        raise ValueError("layerwise_attribute needs numeric convolution padding")
+        raise ValueError("layer_backward needs numeric convolution padding")
     pad = []
     for d in range(2):
         span = (out_shape[2 + d] - 1) * conv.stride[d] - 2 * conv.padding[d]
