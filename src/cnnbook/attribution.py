@@ -187,6 +187,12 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
     on models built from ``nn.ReLU`` modules; unlike Captum, functional ReLU calls follow
     the rule too.
 
+    The ReLUs that follow the rule are ``nn.ReLU`` modules and the calls ``F.relu``,
+    ``F.relu_``, ``torch.relu``, ``torch.relu_``, ``Tensor.relu`` and ``Tensor.relu_``,
+    in place or not; other activations (leaky ReLU, ReLU6, ``clamp``) keep their true
+    derivative, as in Captum. TorchScript modules bypass Python function modes, so
+    their ReLUs keep the true derivative too.
+
     The model is run as it is (call ``model.eval()`` first if it has dropout or batch
     norm); nothing is attached to it, its parameters get no ``.grad``, and ``x`` is
     neither modified nor marked as requiring grad. No warning is emitted.
