@@ -1,0 +1,734 @@
+"""Chapter 2: gradient saliency, DeconvNet and guided backpropagation, behind one function.
+
+The three rules send a class score (or one hidden activation) back to the input through
+the same transposed filters and the same max-pool switches; they differ only at the
+ReLUs, by which of two masks they apply to the backward signal there:
+
+============  ==========================  ==============================
+rule          forward mask ``[a > 0]``    backward mask ``[g > 0]``
+============  ==========================  ==============================
+gradient      yes                         no
+deconvnet     no                          yes
+guided        yes                         yes
+============  ==========================  ==============================
+
+:func:`attribute` applies the rule to *every* ReLU the model applies -- ``nn.ReLU``
+modules, in place or not, and the functional calls ``F.relu``, ``torch.relu``,
+``Tensor.relu`` and their in-place variants -- with one mechanism: a
+:class:`~torch.overrides.TorchFunctionMode`, active during the forward pass only, that
+routes each ReLU through an autograd function whose backward applies the rule's masks.
+Nothing is attached to the model, so nothing can be left behind.
+
+The module also holds the sanity checks of the chapter (rank correlation, mask
+localisation, cascading randomisation, class sensitivity), a layer-by-layer DeconvNet
+written as Zeiler & Fergus describe it, and the small CNN the chapter trains.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a backward rule does to the signal ``g`` arriving at a ReLU's output.
+
+    Attributes
+    ----------
+    forward_mask
+        Zero ``g`` where the ReLU's forward input was not positive (the true derivative).
+    backward_mask
+        Zero ``g`` where ``g`` itself is negative (rectify the backward signal).
+    """
+
+    forward_mask: bool
+    backward_mask: bool
+
+
+#: The three rules of chapter 2; they differ only at the ReLU.
+RULES: dict[str, Rule] = {
+    "gradient": Rule(forward_mask=True, backward_mask=False),
+    "deconvnet": Rule(forward_mask=False, backward_mask=True),
+    "guided": Rule(forward_mask=True, backward_mask=True),
+}
+
+
+def _rule(name: str) -> Rule:
+    if not isinstance(name, str) or name not in RULES:
+        raise ValueError(f"unknown rule {name!r}; expected one of {tuple(RULES)}")
+    return RULES[name]
+
+
+class _RuleReLU(torch.autograd.Function):
+    """ReLU forward (in place if asked), the rule's masks backward."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, rule: Rule, inplace: bool) -> Tensor:
+        if inplace:
+            ctx.mark_dirty(a)
+            out = torch.relu_(a)
+        else:
+            out = torch.relu(a)
+        ctx.rule = rule
+        if rule.forward_mask:
+            ctx.save_for_backward(out)  # out > 0 exactly where a > 0
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None, None]:
+        rule: Rule = ctx.rule
+        if rule.forward_mask:
+            (out,) = ctx.saved_tensors
+            # torch's own ReLU backward: g where out > 0, else 0 (one kernel)
+            g = torch.ops.aten.threshold_backward(g, out, 0)
+            return (g.relu_() if rule.backward_mask else g), None, None
+        return (torch.relu(g) if rule.backward_mask else g), None, None
+
+
+#: Every way to call a ReLU, with whether that call is in place.
+_RELU_CALLS: dict[Callable[..., Any], bool] = {
+    torch.relu: False,
+    torch.Tensor.relu: False,
+    torch.relu_: True,
+    torch.Tensor.relu_: True,
+}
+
+
+class _ReLURuleMode(TorchFunctionMode):
+    """Route every ReLU called while active through :class:`_RuleReLU`."""
+
+    def __init__(self, rule: Rule) -> None:
+        super().__init__()
+        self.rule = rule
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        kwargs = kwargs or {}
+        if func is F.relu:  # nn.ReLU calls F.relu(input, inplace=...)
+            inplace = kwargs.get("inplace", len(args) > 1 and args[1])
+            return _RuleReLU.apply(args[0], self.rule, bool(inplace))
+        if func in _RELU_CALLS and not kwargs:
+            return _RuleReLU.apply(args[0], self.rule, _RELU_CALLS[func])
+        return func(*args, **kwargs)
+
+
+@contextmanager
+def relu_rule(rule: str) -> Iterator[None]:
+    """Within this block, every ReLU call records ``rule`` for its backward pass.
+
+    Only the forward pass needs to run inside; the backward pass may run after the
+    block has closed. Used by :func:`attribute` and :func:`project_unit` (chapter 2).
+
+    Parameters
+    ----------
+    rule
+        ``"gradient"``, ``"deconvnet"`` or ``"guided"``.
+    """
+    mode = _ReLURuleMode(_rule(rule))
+    with mode:
+        yield
+
+
+def _targets(target: object, n: int, k: int) -> Tensor:
+    """Validate ``target`` against an ``(n, k)`` output; return ``n`` class indices."""
+    if isinstance(target, Tensor):
+        arr = target.detach().cpu().numpy()
+    else:
+        try:
+            arr = np.asarray(target)
+        except ValueError as err:  # ragged nested sequences
+            raise ValueError(f"target must be an int or {n} ints, got {target!r}") from err
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"target must be an int or {n} ints, got values of dtype {arr.dtype}")
+    if arr.ndim == 0:
+        arr = np.full(n, arr)
+    if arr.shape != (n,):
+        raise ValueError(
+            f"target must be an int or {n} ints (one per example), got shape {arr.shape}"
+        )
+    if arr.min() < 0 or arr.max() >= k:
+        raise ValueError(f"target out of range: classes are 0..{k - 1}, got {arr.tolist()}")
+    return torch.from_numpy(arr.astype(np.int64))
+
+
+def _check_input(x: object) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        raise ValueError(f"x must be floating point, got dtype {x.dtype}")
+    if x.ndim < 2 or x.shape[0] < 1:
+        raise ValueError(f"x must be a non-empty batch (N, ...), got shape {tuple(x.shape)}")
+    return x
+
+
+def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
+    """``d score / d x`` with every ReLU's backward replaced by ``rule`` (chapter 2).
+
+    ``"gradient"`` is the plain gradient (saliency, Simonyan et al. 2013),
+    ``"deconvnet"`` rectifies the backward signal at each ReLU and ignores the forward
+    mask (Zeiler & Fergus 2014), ``"guided"`` applies both masks (Springenberg et al.
+    2015). Convolutions, pooling and every other operation keep their true derivative.
+    Equal to Captum's ``Saliency(abs=False)``, ``Deconvolution`` and ``GuidedBackprop``
+    on models built from ``nn.ReLU`` modules; unlike Captum, functional ReLU calls follow
+    the rule too.
+
+    The ReLUs that follow the rule are ``nn.ReLU`` modules and the calls ``F.relu``,
+    ``F.relu_``, ``torch.relu``, ``torch.relu_``, ``Tensor.relu`` and ``Tensor.relu_``,
+    in place or not; other activations (leaky ReLU, ReLU6, ``clamp``) keep their true
+    derivative, as in Captum. TorchScript modules bypass Python function modes, so
+    their ReLUs keep the true derivative too.
+
+    The model is run as it is (call ``model.eval()`` first if it has dropout or batch
+    norm); nothing is attached to it, its parameters get no ``.grad``, and ``x`` is
+    neither modified nor marked as requiring grad. No warning is emitted.
+
+    Parameters
+    ----------
+    model
+        Any module mapping ``x`` to class scores of shape ``(N, K)``.
+    x
+        Floating-point batch, typically ``(N, C, H, W)``.
+    target
+        One class index for the whole batch, or ``N`` indices (a sequence, numpy array
+        or 1-D tensor of integers).
+    rule
+        ``"gradient"``, ``"deconvnet"`` or ``"guided"``.
+
+    Returns
+    -------
+    torch.Tensor
+        The map, same shape and dtype as ``x``: no absolute value, no channel reduction.
+
+    Raises
+    ------
+    ValueError
+        For an unknown rule, a bad ``x``, an output that is not ``(N, K)``, or a target
+        of the wrong shape, type or range.
+    """
+    _rule(rule)
+    x = _check_input(x)
+    leaf = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        with relu_rule(rule):
+            # A fresh non-leaf copy: a model may modify its input in place.
+            scores = model(leaf.clone())
+        if not isinstance(scores, Tensor) or scores.ndim != 2 or scores.shape[0] != x.shape[0]:
+            shape = tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
+            raise ValueError(
+                f"model must return scores of shape (N, K) = ({x.shape[0]}, K), got {shape}"
+            )
+        t = _targets(target, scores.shape[0], scores.shape[1]).to(scores.device)
+        score = scores.gather(1, t[:, None]).sum()
+        (grad,) = torch.autograd.grad(score, leaf)
+    return grad
+
+
+def strongest_units(activations: Tensor, channel: int) -> Tensor:
+    """Flat index (into ``activations[i].flatten()``) of each example's strongest unit.
+
+    Zeiler & Fergus project, for a chosen feature map, its strongest activation on each
+    image; this finds it. Ties go to the first position in row-major order.
+
+    Parameters
+    ----------
+    activations
+        ``(N, C, H, W)`` feature maps.
+    channel
+        Feature map to search, ``0 <= channel < C``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` int64 indices into the flattened ``(C, H, W)`` map.
+    """
+    if activations.ndim != 4:
+        raise ValueError(f"activations must be (N, C, H, W), got {tuple(activations.shape)}")
+    n, c, h, w = activations.shape
+    if not 0 <= channel < c:
+        raise ValueError(f"channel must be in 0..{c - 1}, got {channel}")
+    position = activations[:, channel].reshape(n, h * w).argmax(dim=1)
+    return channel * h * w + position
+
+
+def project_unit(features: nn.Module, x: Tensor, channel: int, rule: str = "deconvnet") -> Tensor:
+    """Project one hidden activation back to the input (Zeiler & Fergus 2014, chapter 2).
+
+    For each example, the strongest activation of feature map ``channel`` of
+    ``features(x)`` is kept, every other activation of that layer is set to zero, and the
+    result is sent back to the input under ``rule``. It is :func:`attribute` applied to
+    ``features`` followed by a flatten, with that unit as the target.
+
+    Parameters
+    ----------
+    features
+        The network up to the layer of interest, returning ``(N, C, H, W)``.
+    x
+        Input batch.
+    channel
+        Feature map whose strongest unit is projected.
+    rule
+        ``"gradient"``, ``"deconvnet"`` (the paper's choice) or ``"guided"``.
+
+    Returns
+    -------
+    torch.Tensor
+        The projection, same shape as ``x``.
+    """
+    _rule(rule)
+    with torch.no_grad():
+        units = strongest_units(features(_check_input(x)), channel)
+    return attribute(nn.Sequential(features, nn.Flatten()), x, units, rule)
+
+
+def layer_forward(layer: nn.Module, a: Tensor) -> tuple[Tensor, Any]:
+    """One layer's forward pass, and the cache its backward pass needs.
+
+    CS231n style: the max-pool records its *switches* (where each window's
+    maximum was), a ReLU its output, every other layer its input's shape.
+    Chapter 2.
+
+    Parameters
+    ----------
+    layer
+        ``Conv2d``, ``ReLU``, ``MaxPool2d``, ``Flatten``, ``Linear`` or
+        ``Identity``.
+    a
+        The layer's input.
+
+    Returns
+    -------
+    out, cache
+        The layer's output and what :func:`layer_backward` needs.
+    """
+    if isinstance(layer, nn.MaxPool2d):
+        out, switches = F.max_pool2d(
+            a, layer.kernel_size, layer.stride, layer.padding, layer.dilation,
+            ceil_mode=layer.ceil_mode, return_indices=True,
+        )  # fmt: skip
+        return out, (switches, a.shape)
+    if isinstance(layer, nn.ReLU):
+        out = torch.relu(a)
+        return out, out
+    if isinstance(layer, nn.Conv2d | nn.Linear | nn.Flatten | nn.Identity):
+        return layer(a), a.shape
+    raise ValueError(f"layer_forward does not handle {type(layer).__name__}")
+
+
+def layer_backward(
+    layer: nn.Module,
+    g: Tensor,
+    cache: Any,
+    rule: Rule,
+) -> Tensor:
+    """Send the signal ``g`` at a layer's output back to its input (chapter 2).
+
+    Only the ReLU looks at ``rule``; every other layer does what
+    backpropagation does. See :func:`layer_forward` for ``cache``.
+    """
+    if isinstance(layer, nn.ReLU):
+        if rule.backward_mask:
+            g = torch.relu(g)  # DeconvNet: rectify the signal
+        if rule.forward_mask:
+            g = g * (cache > 0)  # gradient: only where the unit was on
+        return g
+    if isinstance(layer, nn.MaxPool2d):  # unpool through the switches
+        switches, shape = cache
+        out = torch.zeros(*shape[:2], shape[2] * shape[3], dtype=g.dtype)
+        out.scatter_add_(2, switches.flatten(2), g.flatten(2))
+        return out.reshape(shape)
+    if isinstance(layer, nn.Conv2d):  # filter with the flipped filters
+        pad = _output_padding(layer, cache, g.shape)
+        return F.conv_transpose2d(
+            g, layer.weight, None, layer.stride, layer.padding, pad,
+            layer.groups, layer.dilation,
+        )  # fmt: skip
+    if isinstance(layer, nn.Linear):
+        return g @ layer.weight
+    return g.reshape(cache)  # Flatten, Identity
+
+
+def layerwise_attribute(model: nn.Sequential, x: Tensor, target: object, rule: str) -> Tensor:
+    """The three rules written out layer by layer, as Zeiler & Fergus describe DeconvNet.
+
+    A forward pass records what the backward pass needs (:func:`layer_forward`); the
+    backward pass then walks the layers in reverse (:func:`layer_backward`): a linear
+    layer multiplies by ``W^T``, a max-pool *unpools* through its switches, a
+    convolution applies the *transposed* (flipped) filters, and a ReLU applies
+    ``rule``. Chapter 2 shows this code and checks :func:`attribute` against it.
+
+    Parameters
+    ----------
+    model
+        ``nn.Sequential`` of ``Conv2d``, ``ReLU``, ``MaxPool2d``, ``Flatten``,
+        ``Linear`` (and ``Identity``) layers, ending in ``(N, K)`` scores.
+    x
+        Input batch ``(N, C, H, W)``.
+    target, rule
+        As in :func:`attribute`.
+
+    Returns
+    -------
+    torch.Tensor
+        The map, same shape as ``x``.
+    """
+    r = _rule(rule)
+    a, caches = _check_input(x).detach(), []
+    with torch.no_grad():
+        for layer in model:  # forward, keeping what each backward step needs
+            a, cache = layer_forward(layer, a)
+            caches.append(cache)
+        if a.ndim != 2:
+            shape = tuple(a.shape)
+            raise ValueError(f"model must return (N, K) scores, got {shape}")
+        t = _targets(target, a.shape[0], a.shape[1])
+        g = F.one_hot(t, a.shape[1]).to(a.dtype)  # d score / d scores
+        for layer, cache in zip(reversed(model), reversed(caches), strict=True):
+            g = layer_backward(layer, g, cache, r)
+    return g
+
+
+def _output_padding(conv: nn.Conv2d, in_shape: torch.Size, out_shape: torch.Size) -> list[int]:
+    """Rows/columns a strided convolution dropped, restored by its transpose."""
+    if isinstance(conv.padding, str):
+        raise ValueError("layer_backward needs numeric convolution padding")
+    pad = []
+    for d in range(2):
+        span = (out_shape[2 + d] - 1) * conv.stride[d] - 2 * conv.padding[d]
+        span += conv.dilation[d] * (conv.kernel_size[d] - 1) + 1
+        pad.append(in_shape[2 + d] - span)
+    return pad
+
+
+# --- Sanity checks (Adebayo et al. 2018; Nie et al. 2018) ---
+
+
+def _ranks(v: Tensor) -> Tensor:
+    """Row-wise ranks ``1..M`` of an ``(N, M)`` tensor, ties sharing their mean rank."""
+    s = v.sort(dim=1).values
+    lo = torch.searchsorted(s, v, right=False)
+    hi = torch.searchsorted(s, v, right=True)
+    return (lo + hi + 1).to(torch.float64) / 2
+
+
+def rank_correlation(a: Tensor, b: Tensor) -> Tensor:
+    """Spearman rank correlation between ``a[i]`` and ``b[i]`` for each example ``i``.
+
+    Ties get their average rank (as ``scipy.stats.spearmanr``). A constant map has no
+    ranking: its correlation is NaN (silently). Chapter 2 compares attribution maps with
+    it, as Adebayo et al. (2018) do.
+
+    Parameters
+    ----------
+    a, b
+        Tensors of the same shape ``(N, ...)``; each example is flattened.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` float64 correlations in ``[-1, 1]``.
+    """
+    if a.shape != b.shape or a.ndim < 1:
+        raise ValueError(
+            f"a and b must have the same shape (N, ...), got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    n = a.shape[0]
+    ra = _ranks(a.detach().reshape(n, -1))
+    rb = _ranks(b.detach().reshape(n, -1))
+    ra = ra - ra.mean(dim=1, keepdim=True)
+    rb = rb - rb.mean(dim=1, keepdim=True)
+    return (ra * rb).sum(dim=1) / torch.sqrt((ra * ra).sum(dim=1) * (rb * rb).sum(dim=1))
+
+
+def localisation(attributions: Tensor, masks: Tensor) -> Tensor:
+    """Share of each map's positive attribution that falls inside the object mask.
+
+    ``sum(max(A, 0) * mask) / sum(max(A, 0))``, summed over channels and pixels; NaN for
+    a map with no positive value. Chance level is the mask's share of the image.
+    Chapter 2 scores the three rules with it.
+
+    Parameters
+    ----------
+    attributions
+        ``(N, C, H, W)`` maps.
+    masks
+        ``(N, H, W)`` or ``(N, 1, H, W)`` boolean object masks.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` shares in ``[0, 1]``.
+    """
+    if attributions.ndim != 4:
+        raise ValueError(f"attributions must be (N, C, H, W), got {tuple(attributions.shape)}")
+    m = masks[:, None] if masks.ndim == 3 else masks
+    n, _, h, w = attributions.shape
+    if m.ndim != 4 or m.shape[0] != n or m.shape[1] != 1 or m.shape[2:] != (h, w):
+        raise ValueError(f"masks must be (N, H, W) = ({n}, {h}, {w}), got {tuple(masks.shape)}")
+    pos = torch.relu(attributions.detach()).to(torch.float64)
+    inside = (pos * m.to(torch.float64)).sum(dim=(1, 2, 3))
+    return inside / pos.sum(dim=(1, 2, 3))
+
+
+def _parametrised_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Layers owning parameters directly, in the order ``named_modules`` lists them."""
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if any(True for _ in m.parameters(recurse=False)) and hasattr(m, "reset_parameters")
+    ]
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """Outcome of :func:`cascading_randomization`.
+
+    Attributes
+    ----------
+    layers
+        Names of the layers, top first: step ``s`` has re-initialised ``layers[:s]``.
+    correlation
+        For each rule, an ``(S + 1, N)`` array: the rank correlation between each
+        example's map from the trained model and from the model at step ``s``
+        (row 0 compares the trained model with itself).
+    maps
+        For each rule, an ``(S + 1, N, ...)`` array of the maps themselves.
+    """
+
+    layers: list[str]
+    correlation: dict[str, np.ndarray]
+    maps: dict[str, np.ndarray]
+
+
+def cascading_randomization(
+    model: nn.Module,
+    x: Tensor,
+    target: object,
+    rules: Sequence[str] = tuple(RULES),
+    seed: int = 0,
+    absolute: bool = True,
+) -> Cascade:
+    """Model-parameter randomisation test, cascading from the top (Adebayo et al. 2018).
+
+    A copy of ``model`` has its layers re-initialised (``reset_parameters``) one at a
+    time, from the output layer down to the first; after each step the maps of every
+    rule are recomputed and compared with the trained model's maps by rank correlation.
+    A map that explains the model should decorrelate as its weights are destroyed.
+    ``model`` itself is not touched, and the global random state is left as it was.
+    Used by chapter 2.
+
+    Parameters
+    ----------
+    model
+        Trained classifier.
+    x, target
+        As in :func:`attribute`.
+    rules
+        Rules to test.
+    seed
+        Seed of the re-initialisation.
+    absolute
+        Correlate ``|map|`` (Adebayo et al.'s main variant) rather than the signed map.
+
+    Returns
+    -------
+    Cascade
+    """
+    for rule in rules:
+        _rule(rule)
+    clone = copy.deepcopy(model)
+    layers = list(reversed(_parametrised_layers(clone)))
+    if not layers:
+        raise ValueError("model has no layer with parameters to randomise")
+    maps: dict[str, list[Tensor]] = {rule: [attribute(clone, x, target, rule)] for rule in rules}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _, layer in layers:
+            with torch.no_grad():
+                layer.reset_parameters()  # type: ignore[operator]
+            for rule in rules:
+                maps[rule].append(attribute(clone, x, target, rule))
+    correlation = {}
+    for rule, steps in maps.items():
+        ref = steps[0].abs() if absolute else steps[0]
+        correlation[rule] = np.stack(
+            [rank_correlation(ref, m.abs() if absolute else m).numpy() for m in steps]
+        )
+    return Cascade(
+        layers=[name for name, _ in layers],
+        correlation=correlation,
+        maps={rule: torch.stack(steps).numpy() for rule, steps in maps.items()},
+    )
+
+
+def class_correlation(model: nn.Module, x: Tensor, rule: str, absolute: bool = True) -> Tensor:
+    """Rank correlation between the maps of every pair of target classes (Nie et al. 2018).
+
+    A map that explains a *decision* should change with the class it explains; a map
+    that only recovers the image will not. Used by chapter 2.
+
+    Parameters
+    ----------
+    model
+        Classifier with ``K`` outputs.
+    x
+        Input batch.
+    rule
+        As in :func:`attribute`.
+    absolute
+        Correlate ``|map|`` rather than the signed map.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, K, K)``: entry ``[i, j, k]`` correlates example ``i``'s maps for classes
+        ``j`` and ``k`` (1 on the diagonal).
+    """
+    _rule(rule)
+    with torch.no_grad():
+        k = model(_check_input(x)).shape[1]
+    maps = [attribute(model, x, c, rule) for c in range(k)]
+    if absolute:
+        maps = [m.abs() for m in maps]
+    out = torch.empty(x.shape[0], k, k, dtype=torch.float64)
+    for i in range(k):
+        for j in range(k):
+            out[:, i, j] = rank_correlation(maps[i], maps[j])
+    return out
+
+
+# --- The chapter's network ---
+
+
+def make_cnn(
+    n_classes: int,
+    in_channels: int = 1,
+    widths: Sequence[int] = (8, 16, 32),
+    hidden: int = 64,
+    image_size: tuple[int, int] = (32, 32),
+    downsample: str = "maxpool",
+) -> nn.Sequential:
+    """A small VGG-style CNN: one block per width, then two fully connected layers.
+
+    With ``downsample="maxpool"`` a block is ``Conv 3x3 -> ReLU -> MaxPool 2`` (the
+    networks Zeiler & Fergus visualised); with ``"stride"`` it is ``Conv 3x3 stride 2 ->
+    ReLU``, the all-convolutional variant of Springenberg et al., which has no switches.
+    Built from ``nn.ReLU`` modules, so that Captum can be compared with it too. Chapter 2
+    trains one on :func:`cnnbook.data.make_shapes` and runs untrained ones.
+
+    Parameters
+    ----------
+    n_classes
+        Number of class scores.
+    in_channels
+        Image channels.
+    widths
+        Channels of each block; every block halves the height and width.
+    hidden
+        Units of the hidden fully connected layer.
+    image_size
+        ``(H, W)`` of the input, to size the first fully connected layer.
+    downsample
+        ``"maxpool"`` or ``"stride"``.
+
+    Returns
+    -------
+    torch.nn.Sequential
+    """
+    if n_classes < 1 or in_channels < 1 or hidden < 1 or not widths or min(widths) < 1:
+        raise ValueError("n_classes, in_channels, hidden and every width must be >= 1")
+    if downsample not in ("maxpool", "stride"):
+        raise ValueError(f"downsample must be 'maxpool' or 'stride', got {downsample!r}")
+    h, w = image_size
+    layers: list[nn.Module] = []
+    c = in_channels
+    for width in widths:
+        if downsample == "maxpool":
+            layers += [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            h, w = h // 2, w // 2
+        else:
+            layers += [nn.Conv2d(c, width, 3, stride=2, padding=1), nn.ReLU()]
+            h, w = (h + 1) // 2, (w + 1) // 2
+        c = width
+    if h < 1 or w < 1:
+        raise ValueError(f"image_size {image_size} is too small for {len(widths)} poolings")
+    layers += [nn.Flatten(), nn.Linear(c * h * w, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)]
+    return nn.Sequential(*layers)
+
+
+def train_classifier(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> list[float]:
+    """Train ``model`` with Adam and a cosine schedule on cross-entropy; return the epoch losses.
+
+    The batch order comes from a generator seeded with ``seed``; with
+    :func:`cnnbook.reproducible` in force the run is repeatable. The model is left in
+    eval mode. Used by chapter 2.
+
+    Parameters
+    ----------
+    model
+        Classifier returning ``(N, K)`` scores.
+    images, labels
+        Training set, ``(N, ...)`` float and ``(N,)`` int64.
+    epochs, batch_size, lr
+        Optimisation schedule.
+    seed
+        Seed of the batch order.
+
+    Returns
+    -------
+    list of float
+        Mean training loss of each epoch.
+    """
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * -(-images.shape[0] // batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+    model.train()
+    losses = []
+    for _ in range(epochs):
+        order = torch.randperm(images.shape[0], generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            optimiser.zero_grad()
+            loss = F.cross_entropy(model(images[idx]), labels[idx])
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(idx)
+        losses.append(total / images.shape[0])
+    model.eval()
+    optimiser.zero_grad(set_to_none=True)
+    return losses
+
+
+def accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
+    """Share of ``images`` whose highest score is the label (chapter 2)."""
+    with torch.no_grad():
+        return float((model(images).argmax(dim=1) == labels).double().mean())
