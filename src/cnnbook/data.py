@@ -95,7 +95,7 @@ def membrane_pattern_task(
     *,
     length: int = 785,
     width: int = 24,
-    amplitude: float = 0.5,
+    amplitude: float = 3.0,
     split: str = "train",
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
