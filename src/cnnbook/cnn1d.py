@@ -6,9 +6,10 @@ Parameters follow the assignment's notation: ``W_C, b_C`` (Conv1), ``W_B, b_B`` 
 ``W_A, b_A`` (the output unit Z).
 
 Every layer has a ``*_forward(...) -> (out, cache)`` and a ``*_backward(dout, cache)``, as in
-CS231n, so that :func:`gradients` reads line for line like the chapter's derivation. All of it
-is vectorised numpy over examples and positions; the only Python loops run over the few taps
-of a kernel or of a pooling window.
+CS231n, so that :func:`gradients` reads line for line like the chapter's derivation. The
+forward and backward passes are vectorised numpy over examples and positions; their only
+Python loops run over the few taps of a kernel or of a pooling window. The checks
+(:func:`numerical_gradients`) loop over parameters and the trainers over SGD steps.
 """
 
 from __future__ import annotations
