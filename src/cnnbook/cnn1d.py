@@ -335,18 +335,26 @@ def dense_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarr
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
-    """Logistic function, computed without overflow for any real ``a``."""
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
+    """Logistic function ``1 / (1 + exp(-a))``, to full relative precision in both tails.
+
+    Computed as ``exp(-softplus(-a))``: no overflow for any real ``a``, and no cancellation
+    when ``sigmoid(a)`` is tiny.
+    """
+    return np.exp(-np.logaddexp(0.0, -a))
 
 
 def bce_with_logits(a: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Summed binary cross-entropy of ``z = sigmoid(a)`` and its gradient in ``a``.
 
-    ``Cost = sum_n -y log z - (1 - y) log(1 - z) = sum_n softplus(a) - y a``, and
-    ``dCost/da = z - y`` (the output delta ``delta_A``).
+    ``Cost = sum_n -y log z - (1 - y) log(1 - z)``, which is ``softplus(a)`` for ``y = 0``
+    and ``softplus(-a)`` for ``y = 1``; ``dCost/da = z - y`` (the output delta ``delta_A``),
+    which is ``sigmoid(a)`` for ``y = 0`` and ``-sigmoid(-a)`` for ``y = 1``. Written that
+    way, neither takes the log of 0 nor loses digits to ``1 - z`` when the sigmoid saturates.
     """
-    cost = float(np.sum(np.logaddexp(0.0, a) - y * a))
-    return cost, sigmoid(a) - y
+    signed = np.where(y == 1.0, -a, a)  # the logit of the wrong answer
+    cost = float(np.sum(np.logaddexp(0.0, signed)))
+    delta_A = np.where(y == 1.0, -1.0, 1.0) * sigmoid(signed)
+    return cost, delta_A
 
 
 # --------------------------------------------------------------------------- the network
