@@ -1,19 +1,48 @@
-"""Chapter 3: the 1-D CNN of question 3, its shapes and its parameter count."""
+"""Chapter 3: the 1-D CNN of question 3, its parameter count and its hand-derived gradients.
+
+The network is ``X -> zero padding -> Conv1 + ReLU -> AVGPOOL1 -> FC1 + ReLU -> Z + sigmoid``
+with one convolution channel, trained with the binary cross-entropy summed over examples.
+Parameters follow the assignment's notation: ``W_C, b_C`` (Conv1), ``W_B, b_B`` (FC1),
+``W_A, b_A`` (the output unit Z).
+
+Every layer has a ``*_forward(...) -> (out, cache)`` and a ``*_backward(dout, cache)``, as in
+CS231n, so that :func:`gradients` reads line for line like the chapter's derivation. The
+forward and backward passes are vectorised numpy over examples and positions; their only
+Python loops run over the few taps of a kernel or of a pooling window. The checks
+(:func:`numerical_gradients`) loop over parameters and the trainers over SGD steps.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.patches import Rectangle
+from numpy.lib.stride_tricks import sliding_window_view
+from torch import nn
 
 PARAM_NAMES: tuple[str, ...] = ("W_C", "b_C", "W_B", "b_B", "W_A", "b_A")
+
+Params = dict[str, np.ndarray]
+Cache = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class Spec:
     """Hyper-parameters of the network ``X -> Conv1 + ReLU -> AVGPOOL1 -> FC1 + ReLU -> Z``.
 
-    ``padding`` zeros are added at *each* end of the input; the convolution has one
-    channel; the pooling averages windows of ``pool`` taken every ``pool_stride`` and
-    drops trailing positions that do not fill a window.
+    ``padding`` zeros are added at *each* end of the input (``padding_right``, when given,
+    overrides the number at the right end, so that padding at one end only can be
+    expressed); the convolution has one channel and is a cross-correlation with stride
+    ``stride``; the pooling averages windows of ``pool`` taken every ``pool_stride`` and
+    drops trailing positions that do not fill a window; FC1 has ``hidden`` units.
+
+    Used by chapter 3. Raises ``ValueError`` when a size is out of range or a layer comes
+    out empty.
     """
 
     length: int = 785
@@ -23,13 +52,25 @@ class Spec:
     pool: int = 2
     pool_stride: int = 2
     hidden: int = 16
+    padding_right: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("length", "padding", "kernel", "stride", "pool", "pool_stride", "hidden"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ValueError(f"Spec.{name} must be an integer, got {value!r}")
+        if self.padding_right is not None and (
+            isinstance(self.padding_right, bool)
+            or not isinstance(self.padding_right, int | np.integer)
+        ):
+            raise ValueError(f"Spec.padding_right must be an integer, got {self.padding_right!r}")
         for name in ("length", "kernel", "stride", "pool", "pool_stride", "hidden"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Spec.{name} must be >= 1, got {getattr(self, name)}")
         if self.padding < 0:
             raise ValueError(f"Spec.padding must be >= 0, got {self.padding}")
+        if self.padding_right is not None and self.padding_right < 0:
+            raise ValueError(f"Spec.padding_right must be >= 0, got {self.padding_right}")
         if self.conv_length < 1:
             raise ValueError(
                 f"Conv1 comes out empty: padded length {self.padded_length} < kernel {self.kernel}"
@@ -40,9 +81,19 @@ class Spec:
             )
 
     @property
+    def pad_left(self) -> int:
+        """Zeros added before the first sample."""
+        return self.padding
+
+    @property
+    def pad_right(self) -> int:
+        """Zeros added after the last sample (``padding`` unless ``padding_right`` is set)."""
+        return self.padding if self.padding_right is None else self.padding_right
+
+    @property
     def padded_length(self) -> int:
-        """Length after zero padding, ``L + 2p``."""
-        return self.length + 2 * self.padding
+        """Length after zero padding, ``L + 2p`` (or ``L + p_left + p_right``)."""
+        return self.length + self.pad_left + self.pad_right
 
     @property
     def conv_length(self) -> int:
@@ -56,12 +107,29 @@ class Spec:
         span = self.conv_length - self.pool
         return span // self.pool_stride + 1 if span >= 0 else 0
 
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape of each parameter group, keyed by the assignment's names."""
+        m, length_p = self.hidden, self.pooled_length
+        return {
+            "W_C": (self.kernel,),
+            "b_C": (),
+            "W_B": (m, length_p),
+            "b_B": (m,),
+            "W_A": (m,),
+            "b_A": (),
+        }
+
 
 def count_parameters(spec: Spec) -> dict[str, int]:
     """Number of trainable parameters of each group and in total.
 
     Conv1 has ``k`` weights and one bias; pooling has none; FC1 has ``m * P`` weights
-    and ``m`` biases; the output unit has ``m`` weights and one bias.
+    and ``m`` biases; the output unit has ``m`` weights and one bias. Used by chapter 3.
+
+    Returns
+    -------
+    dict
+        Keys ``"W_C", "b_C", "W_B", "b_B", "W_A", "b_A", "total"``.
     """
     counts = {
         "W_C": spec.kernel,
@@ -73,3 +141,739 @@ def count_parameters(spec: Spec) -> dict[str, int]:
     }
     counts["total"] = sum(counts.values())
     return counts
+
+
+def init_params(spec: Spec, seed: int = 0) -> Params:
+    """Random parameters, drawn as torch draws them by default for ``Conv1d`` and ``Linear``.
+
+    Every weight and bias of a layer is uniform on ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``,
+    with ``fan_in`` = ``k`` (Conv1), ``P`` (FC1) and ``m`` (Z). Used by chapter 3.
+
+    Returns
+    -------
+    dict
+        ``W_C (k,)``, ``b_C ()``, ``W_B (m, P)``, ``b_B (m,)``, ``W_A (m,)``, ``b_A ()``,
+        float64.
+    """
+    rng = np.random.default_rng(seed)
+    fan_in = {"W_C": spec.kernel, "W_B": spec.pooled_length, "W_A": spec.hidden}
+    fan_in |= {"b_C": spec.kernel, "b_B": spec.pooled_length, "b_A": spec.hidden}
+    params: Params = {}
+    for name, shape in spec.shapes().items():
+        bound = 1.0 / np.sqrt(fan_in[name])
+        params[name] = rng.uniform(-bound, bound, size=shape)
+    return params
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _real_array(value: object, what: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must hold real numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64, copy=False)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} holds non-finite values (NaN or inf)")
+    return array
+
+
+def check_params(spec: Spec, params: Mapping[str, object]) -> Params:
+    """Validate a params dict against ``spec`` and return it as float64 arrays.
+
+    Raises ``ValueError`` on missing or unexpected keys, wrong shapes, and non-real or
+    non-finite values. Used by chapter 3.
+    """
+    if not isinstance(params, Mapping):
+        raise ValueError(f"params must be a dict, got {type(params).__name__}")
+    missing = [name for name in PARAM_NAMES if name not in params]
+    if missing:
+        raise ValueError(f"params is missing keys {missing}")
+    extra = sorted(set(params) - set(PARAM_NAMES))
+    if extra:
+        raise ValueError(f"params has unexpected keys {extra}")
+    checked: Params = {}
+    for name, shape in spec.shapes().items():
+        array = _real_array(params[name], f"params[{name!r}]")
+        if array.shape != shape:
+            raise ValueError(f"params[{name!r}] has shape {array.shape}, expected {shape}")
+        checked[name] = array
+    return checked
+
+
+def _check_x(spec: Spec, x: object) -> tuple[np.ndarray, bool]:
+    """Return ``x`` as a float64 ``(N, L)`` array and whether it was a single example."""
+    array = _real_array(x, "x")
+    if array.ndim not in (1, 2):
+        raise ValueError(f"x must be (L,) or (N, L), got shape {array.shape}")
+    if array.shape[-1] != spec.length:
+        raise ValueError(f"x has length {array.shape[-1]}, the Spec says {spec.length}")
+    single = array.ndim == 1
+    if not single and array.shape[0] == 0:
+        raise ValueError("x holds no examples (N = 0)")
+    return (array[None, :] if single else array), single
+
+
+def _check_y(y: object, n: int, single: bool) -> np.ndarray:
+    array = _real_array(y, "y")
+    expected: tuple[int, ...] = () if single else (n,)
+    if array.shape != expected:
+        raise ValueError(f"y has shape {array.shape}, expected {expected} to match x")
+    if not np.isin(array, (0.0, 1.0)).all():
+        raise ValueError("y must hold labels 0 or 1 only")
+    return array.reshape(n)
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def pad_forward(x: np.ndarray, left: int, right: int) -> np.ndarray:
+    """Zero padding of ``(N, L)`` to ``(N, left + L + right)``: ``x~``."""
+    return np.pad(x, ((0, 0), (left, right)))
+
+
+def conv_forward(
+    x_pad: np.ndarray, W_C: np.ndarray, b_C: np.ndarray, stride: int
+) -> tuple[np.ndarray, Cache]:
+    """One-channel cross-correlation ``c_j = sum_i W_C[i] x~[j s + i] + b_C``.
+
+    Parameters
+    ----------
+    x_pad
+        Padded input ``(N, L~)``.
+    W_C, b_C
+        Kernel ``(k,)`` and bias ``()``.
+    stride
+        Step ``s`` between windows.
+
+    Returns
+    -------
+    c, cache
+        Pre-activation ``(N, L_C)`` and what :func:`conv_backward` needs.
+    """
+    windows = sliding_window_view(x_pad, W_C.shape[0], axis=1)[:, ::stride]  # (N, L_C, k)
+    taps = _tap_slices(windows.shape[1], stride, W_C.shape[0])  # x~[j s + i] for all j
+    c = W_C[0] * x_pad[:, taps[0]] + b_C
+    for i in range(1, W_C.shape[0]):
+        c += W_C[i] * x_pad[:, taps[i]]
+    return c, (windows,)
+
+
+def conv_backward(delta_C: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of Conv1's parameters from ``delta_C = dCost/dc`` ``(N, L_C)``.
+
+    ``dW_C[i] = sum_n sum_j delta_C[n, j] x~[n, j s + i]`` is the correlation of the padded
+    input with the delta (weight sharing sums over positions); ``db_C = sum delta_C``.
+    """
+    (windows,) = cache
+    dW_C = np.einsum("nj,nji->i", delta_C, windows)
+    db_C = delta_C.sum()
+    return dW_C, np.asarray(db_C)
+
+
+def relu_forward(a: np.ndarray) -> tuple[np.ndarray, Cache]:
+    """ReLU, keeping the mask ``a > 0`` for the backward pass."""
+    mask = a > 0
+    return a * mask, (mask,)
+
+
+def relu_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
+    """Pass the gradient where the pre-activation was positive; 0 elsewhere (and at 0)."""
+    (mask,) = cache
+    return dout * mask
+
+
+def _tap_slices(length_out: int, step: int, taps: int) -> list[slice]:
+    """Slice ``r`` picks the ``r``-th element of every window: ``r, r + step, ...``."""
+    return [slice(r, r + step * (length_out - 1) + 1, step) for r in range(taps)]
+
+
+def avgpool_forward(r: np.ndarray, pool: int, pool_stride: int) -> tuple[np.ndarray, Cache]:
+    """Average of windows of ``pool`` taken every ``pool_stride``; a trailing rest is dropped.
+
+    ``p_q = (1/w) sum_{t<w} r[q s_p + t]`` for ``q < P = floor((L_C - w)/s_p) + 1``.
+    """
+    length_p = (r.shape[1] - pool) // pool_stride + 1
+    slices = _tap_slices(length_p, pool_stride, pool)
+    p = r[:, slices[0]].copy()
+    for sl in slices[1:]:
+        p += r[:, sl]
+    p /= pool
+    return p, (r.shape, slices, pool)
+
+
+def avgpool_backward(dp: np.ndarray, cache: Cache) -> np.ndarray:
+    """Spread ``dCost/dp_q`` as ``1/w`` to each position of window ``q``.
+
+    Positions that belong to several windows collect from each; positions that no window
+    covers (dropped by the floor) get 0.
+    """
+    shape, slices, pool = cache
+    dr = np.zeros(shape)
+    share = dp / pool
+    for sl in slices:
+        dr[:, sl] += share
+    return dr
+
+
+def dense_forward(v: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Cache]:
+    """Fully connected layer ``v W^T + b``; ``W`` is ``(m, P)`` (FC1) or ``(m,)`` (Z)."""
+    return v @ W.T + b, (v, W)
+
+
+def dense_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients ``(dv, dW, db)`` of :func:`dense_forward` from ``dout``.
+
+    ``dW = dout^T v`` (a sum over examples of outer products), ``db = sum_n dout``,
+    ``dv = dout W``.
+    """
+    v, W = cache
+    dW = dout.T @ v
+    db = np.asarray(dout.sum(axis=0))
+    dv = dout @ W if W.ndim == 2 else np.multiply.outer(dout, W)
+    return dv, dW, db
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-a))``, to full relative precision in both tails.
+
+    Computed as ``exp(-softplus(-a))``: no overflow for any real ``a``, and no cancellation
+    when ``sigmoid(a)`` is tiny.
+    """
+    return np.exp(-np.logaddexp(0.0, -a))
+
+
+def bce_with_logits(a: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Summed binary cross-entropy of ``z = sigmoid(a)`` and its gradient in ``a``.
+
+    ``Cost = sum_n -y log z - (1 - y) log(1 - z)``, which is ``softplus(a)`` for ``y = 0``
+    and ``softplus(-a)`` for ``y = 1``; ``dCost/da = z - y`` (the output delta ``delta_A``),
+    which is ``sigmoid(a)`` for ``y = 0`` and ``-sigmoid(-a)`` for ``y = 1``. Written that
+    way, neither takes the log of 0 nor loses digits to ``1 - z`` when the sigmoid saturates.
+    """
+    signed = np.where(y == 1.0, -a, a)  # the logit of the wrong answer
+    cost = float(np.sum(np.logaddexp(0.0, signed)))
+    delta_A = np.where(y == 1.0, -1.0, 1.0) * sigmoid(signed)
+    return cost, delta_A
+
+
+# --------------------------------------------------------------------------- the network
+
+
+def _network_forward(spec: Spec, params: Params, x: np.ndarray) -> tuple[np.ndarray, list[Cache]]:
+    """Logit ``a`` ``(N,)`` of a batch ``x`` ``(N, L)``, with every layer's cache."""
+    x_pad = pad_forward(x, spec.pad_left, spec.pad_right)
+    c, conv_cache = conv_forward(x_pad, params["W_C"], params["b_C"], spec.stride)
+    r, relu_c_cache = relu_forward(c)
+    p, pool_cache = avgpool_forward(r, spec.pool, spec.pool_stride)
+    u, fc1_cache = dense_forward(p, params["W_B"], params["b_B"])
+    h, relu_u_cache = relu_forward(u)
+    a, out_cache = dense_forward(h, params["W_A"], params["b_A"])
+    return a, [conv_cache, relu_c_cache, pool_cache, fc1_cache, relu_u_cache, out_cache]
+
+
+def _network_backward(delta_A: np.ndarray, caches: list[Cache]) -> Params:
+    """All six gradients from the output delta ``delta_A = z - y``, layer by layer."""
+    conv_cache, relu_c_cache, pool_cache, fc1_cache, relu_u_cache, out_cache = caches
+    dh, dW_A, db_A = dense_backward(delta_A, out_cache)
+    delta_B = relu_backward(dh, relu_u_cache)
+    dp, dW_B, db_B = dense_backward(delta_B, fc1_cache)
+    dr = avgpool_backward(dp, pool_cache)
+    delta_C = relu_backward(dr, relu_c_cache)
+    dW_C, db_C = conv_backward(delta_C, conv_cache)
+    return {"W_C": dW_C, "b_C": db_C, "W_B": dW_B, "b_B": db_B, "W_A": dW_A, "b_A": db_A}
+
+
+def forward(spec: Spec, params: Mapping[str, object], x: object) -> np.ndarray:
+    """Output ``z = sigmoid(a)`` of the network.
+
+    Parameters
+    ----------
+    spec
+        The architecture.
+    params
+        ``W_C, b_C, W_B, b_B, W_A, b_A`` with the shapes of :meth:`Spec.shapes`.
+    x
+        One example ``(L,)`` or a batch ``(N, L)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        A 0-d array for one example, ``(N,)`` for a batch. Used by chapter 3.
+    """
+    checked = check_params(spec, params)
+    batch, single = _check_x(spec, x)
+    a, _ = _network_forward(spec, checked, batch)
+    z = sigmoid(a)
+    return z.reshape(()) if single else z
+
+
+def cost(spec: Spec, params: Mapping[str, object], x: object, y: object) -> float:
+    """The assignment's cost: binary cross-entropy summed over the examples.
+
+    Computed from the logit as ``softplus(a) - y a``, which equals
+    ``-y log z - (1 - y) log(1 - z)`` and never takes the log of 0. Used by chapter 3.
+    """
+    checked = check_params(spec, params)
+    batch, single = _check_x(spec, x)
+    labels = _check_y(y, batch.shape[0], single)
+    a, _ = _network_forward(spec, checked, batch)
+    return bce_with_logits(a, labels)[0]
+
+
+def gradients(spec: Spec, params: Mapping[str, object], x: object, y: object) -> Params:
+    """Hand-derived ``dCost/dparam`` for every parameter group (chapter 3's derivation).
+
+    Parameters
+    ----------
+    spec
+        The architecture.
+    params
+        ``W_C, b_C, W_B, b_B, W_A, b_A``.
+    x, y
+        One example ``(L,)`` with a scalar label, or a batch ``(N, L)`` with labels ``(N,)``;
+        labels are 0 or 1.
+
+    Returns
+    -------
+    dict
+        Same keys and shapes as ``params``; the cost is summed over the examples.
+    """
+    checked = check_params(spec, params)
+    batch, single = _check_x(spec, x)
+    labels = _check_y(y, batch.shape[0], single)
+    a, caches = _network_forward(spec, checked, batch)
+    _, delta_A = bce_with_logits(a, labels)
+    return _network_backward(delta_A, caches)
+
+
+def pre_activations(
+    spec: Spec, params: Mapping[str, object], x: object
+) -> tuple[np.ndarray, np.ndarray]:
+    """Conv1's pre-activation ``c`` ``(N, L_C)`` and FC1's ``u`` ``(N, m)``, for plots and checks.
+
+    Used by chapter 3 (where the ReLUs switch). A single example gives ``N = 1``.
+    """
+    checked = check_params(spec, params)
+    batch, _ = _check_x(spec, x)
+    x_pad = pad_forward(batch, spec.pad_left, spec.pad_right)
+    c, _ = conv_forward(x_pad, checked["W_C"], checked["b_C"], spec.stride)
+    p, _ = avgpool_forward(np.maximum(c, 0.0), spec.pool, spec.pool_stride)
+    u, _ = dense_forward(p, checked["W_B"], checked["b_B"])
+    return c, u
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
+    """``max |ours - reference| / max |reference|`` (0 when both are exactly 0).
+
+    The error is measured relative to the largest entry of the group, so that entries that
+    are tiny by cancellation do not dominate. Used by chapter 3 and its tests.
+    """
+    ours, reference = np.asarray(ours, dtype=np.float64), np.asarray(reference, np.float64)
+    if ours.shape != reference.shape:
+        raise ValueError(f"shapes differ: {ours.shape} vs {reference.shape}")
+    diff = float(np.max(np.abs(ours - reference), initial=0.0))
+    scale = float(np.max(np.abs(reference), initial=0.0))
+    if scale == 0.0:
+        return 0.0 if diff == 0.0 else float("inf")
+    return diff / scale
+
+
+def numerical_gradients(
+    spec: Spec, params: Mapping[str, object], x: object, y: object, step: float = 1e-6
+) -> Params:
+    """Central differences ``(Cost(theta + h e) - Cost(theta - h e)) / 2h`` for every parameter.
+
+    Loops over the parameters (not over positions or examples); each step evaluates the
+    vectorised :func:`cost` twice. Exact up to ``O(h^2)`` only where no ReLU switches
+    within the step: check :func:`kink_clearance` first. Used by chapter 3 and its tests.
+    """
+    if not (np.isfinite(step) and step > 0):
+        raise ValueError(f"step must be a positive finite number, got {step}")
+    checked = check_params(spec, params)
+    grads: Params = {}
+    for name in PARAM_NAMES:
+        flat = checked[name].reshape(-1)
+        grad = np.empty_like(flat)
+        for i in range(flat.size):
+            moved = {key: value.copy() for key, value in checked.items()}
+            moved_flat = moved[name].reshape(-1)
+            moved_flat[i] = flat[i] + step
+            up = cost(spec, moved, x, y)
+            moved_flat[i] = flat[i] - step
+            down = cost(spec, moved, x, y)
+            grad[i] = (up - down) / (2.0 * step)
+        grads[name] = grad.reshape(checked[name].shape)
+    return grads
+
+
+def kink_clearance(spec: Spec, params: Mapping[str, object], x: object, step: float) -> float:
+    """How far every ReLU is from switching when any one parameter moves by ``±step``.
+
+    Returns the smallest ratio ``|pre-activation| / bound`` over all Conv1 and FC1 units and
+    examples, where ``bound`` is the largest change of that pre-activation that a move of one
+    parameter by ``step`` can cause:
+
+    - Conv1, ``c_j``: only ``W_C`` and ``b_C`` reach it, so ``|dc_j| <= step max(1, |x~|_max)``;
+    - FC1, ``u_k``: ``W_B[k]`` and ``b_B[k]`` move it by at most ``step max(1, |p|_max)``; a move
+      of ``W_C`` or ``b_C`` changes each ``c_j`` by at most ``step max(1, |x~|_max)``, hence
+      (ReLU and averaging are 1-Lipschitz) each ``p_q`` by no more, and ``u_k`` by at most
+      ``|W_B[k]|_1`` times that.
+
+    A clearance above 1 proves that no ReLU switches inside any central-difference step, so
+    the cost is smooth along every probed line. Used by chapter 3 and its tests.
+    """
+    if not (np.isfinite(step) and step > 0):
+        raise ValueError(f"step must be a positive finite number, got {step}")
+    checked = check_params(spec, params)
+    batch, _ = _check_x(spec, x)
+    c, u = pre_activations(spec, checked, batch)
+    x_scale = max(1.0, float(np.max(np.abs(batch))))
+    conv_bound = step * x_scale
+    p, _ = avgpool_forward(np.maximum(c, 0.0), spec.pool, spec.pool_stride)
+    p_scale = np.maximum(1.0, np.max(np.abs(p), axis=1, keepdims=True))  # (N, 1)
+    row_l1 = np.abs(checked["W_B"]).sum(axis=1)  # (m,)
+    fc_bound = step * np.maximum(p_scale, row_l1 * x_scale)  # (N, m)
+    return float(min(np.min(np.abs(c)) / conv_bound, np.min(np.abs(u) / fc_bound)))
+
+
+# --------------------------------------------------------------------------- torch twin
+
+
+class TorchTwin(nn.Module):
+    """The same network built from torch's own layers, in float64: the chapter's oracle.
+
+    ``ConstantPad1d -> Conv1d(1, 1, k, stride) -> ReLU -> AvgPool1d(w, s_p) -> Linear(P, m)
+    -> ReLU -> Linear(m, 1)``, then sigmoid. Used by chapter 3 and its tests.
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        super().__init__()
+        self.spec = spec
+        self.pad = nn.ConstantPad1d((spec.pad_left, spec.pad_right), 0.0)
+        self.conv = nn.Conv1d(1, 1, spec.kernel, stride=spec.stride, dtype=torch.float64)
+        self.pool = nn.AvgPool1d(spec.pool, stride=spec.pool_stride)
+        self.fc1 = nn.Linear(spec.pooled_length, spec.hidden, dtype=torch.float64)
+        self.out = nn.Linear(spec.hidden, 1, dtype=torch.float64)
+
+    def logit(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid output ``a`` ``(N,)`` of a batch ``(N, L)``."""
+        c = self.conv(self.pad(x[:, None, :]))
+        p = self.pool(torch.relu(c))[:, 0, :]
+        return self.out(torch.relu(self.fc1(p)))[:, 0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Output ``z = sigmoid(a)`` ``(N,)`` of a batch ``(N, L)``."""
+        return torch.sigmoid(self.logit(x))
+
+    def cost(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy summed over the batch (torch's own loss)."""
+        return nn.functional.binary_cross_entropy_with_logits(self.logit(x), y, reduction="sum")
+
+    def groups(self) -> dict[str, torch.Tensor]:
+        """The torch parameter behind each of the assignment's names."""
+        return {
+            "W_C": self.conv.weight,
+            "b_C": self.conv.bias,
+            "W_B": self.fc1.weight,
+            "b_B": self.fc1.bias,
+            "W_A": self.out.weight,
+            "b_A": self.out.bias,
+        }
+
+    def params(self) -> Params:
+        """The twin's parameters as a params dict of float64 numpy arrays."""
+        shapes = self.spec.shapes()
+        return {
+            name: tensor.detach().numpy().reshape(shapes[name]).copy()
+            for name, tensor in self.groups().items()
+        }
+
+
+def torch_twin(spec: Spec, params: Mapping[str, object]) -> TorchTwin:
+    """A :class:`TorchTwin` of ``spec`` holding a copy of ``params`` (float64).
+
+    Used by chapter 3 and its tests as the autograd oracle.
+    """
+    checked = check_params(spec, params)
+    twin = TorchTwin(spec)
+    with torch.no_grad():
+        for name, tensor in twin.groups().items():
+            tensor.copy_(torch.from_numpy(checked[name]).reshape(tensor.shape))
+    return twin
+
+
+def autograd_gradients(twin: TorchTwin, x: torch.Tensor, y: torch.Tensor) -> Params:
+    """``dCost/dparam`` of the twin by torch autograd, as a params dict (chapter 3's oracle).
+
+    ``x`` is ``(N, L)`` and ``y`` ``(N,)``, float64 tensors.
+    """
+    for tensor in twin.parameters():
+        tensor.grad = None
+    twin.cost(x, y).backward()
+    shapes = twin.spec.shapes()
+    return {
+        name: tensor.grad.numpy().reshape(shapes[name]).copy()
+        for name, tensor in twin.groups().items()
+    }
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What a run of plain SGD leaves behind (chapter 3's training demonstration).
+
+    Attributes
+    ----------
+    params
+        Final parameters.
+    losses
+        ``(steps,)`` mean cost per example of each mini-batch, just before its step.
+    trajectory
+        ``(steps + 1, n_params)``: every parameter, flattened in the order of
+        :data:`PARAM_NAMES`, before each step and after the last one.
+    """
+
+    params: Params
+    losses: np.ndarray
+    trajectory: np.ndarray
+
+
+def flatten(params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """All parameters in one vector, in the order of :data:`PARAM_NAMES` (chapter 3)."""
+    return np.concatenate(
+        [np.asarray(params[name], np.float64).reshape(-1) for name in PARAM_NAMES]
+    )
+
+
+def minibatches(n: int, batch_size: int, epochs: int, seed: int = 0) -> list[np.ndarray]:
+    """Index arrays of shuffled mini-batches, epoch after epoch (a trailing rest is dropped).
+
+    Both trainers of chapter 3 take the same list, so that they see the same examples at
+    every step.
+    """
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be in [1, n={n}], got {batch_size}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    rng = np.random.default_rng(seed)
+    per_epoch = n // batch_size
+    return [
+        batch
+        for _ in range(epochs)
+        for batch in rng.permutation(n)[: per_epoch * batch_size].reshape(per_epoch, batch_size)
+    ]
+
+
+def train_sgd(
+    spec: Spec,
+    params: Mapping[str, object],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    lr: float,
+    batches: list[np.ndarray],
+) -> TrainingRun:
+    """Plain SGD on the summed cost with the hand-derived :func:`gradients` (chapter 3).
+
+    Each step is ``theta <- theta - lr * dCost_batch/dtheta``.
+    """
+    current = check_params(spec, params)
+    losses = np.empty(len(batches))
+    trajectory = np.empty((len(batches) + 1, count_parameters(spec)["total"]))
+    for step, batch in enumerate(batches):
+        trajectory[step] = flatten(current)
+        losses[step] = cost(spec, current, x[batch], y[batch]) / batch.size
+        grads = gradients(spec, current, x[batch], y[batch])
+        current = {name: current[name] - lr * grads[name] for name in PARAM_NAMES}
+    trajectory[-1] = flatten(current)
+    return TrainingRun(current, losses, trajectory)
+
+
+def train_sgd_torch(
+    twin: TorchTwin, x: np.ndarray, y: np.ndarray, *, lr: float, batches: list[np.ndarray]
+) -> TrainingRun:
+    """The same training on the torch twin with ``torch.optim.SGD`` and autograd (the oracle).
+
+    The twin is trained in place.
+    """
+    optimiser = torch.optim.SGD(twin.parameters(), lr=lr)
+    xt, yt = (
+        torch.from_numpy(np.asarray(x, np.float64)),
+        torch.from_numpy(np.asarray(y, np.float64)),
+    )
+    losses = np.empty(len(batches))
+    trajectory = np.empty((len(batches) + 1, count_parameters(twin.spec)["total"]))
+    for step, batch in enumerate(batches):
+        trajectory[step] = flatten(twin.params())
+        index = torch.from_numpy(batch)
+        optimiser.zero_grad()
+        loss = twin.cost(xt[index], yt[index])
+        loss.backward()
+        optimiser.step()
+        losses[step] = loss.item() / batch.size
+    trajectory[-1] = flatten(twin.params())
+    return TrainingRun(twin.params(), losses, trajectory)
+
+
+# --------------------------------------------------------------------------- figure 1
+
+
+def _broken_axis(u_max: float, head: float, tail: float, gap: float) -> tuple[Any, float]:
+    """Map a position ``u`` on the padded input to a drawing ``x``, skipping the middle.
+
+    Returns the map (``None`` for hidden positions) and the ``x`` of the gap's middle.
+    """
+    if u_max <= head + tail + gap:
+        return (lambda u: float(u)), float("nan")
+
+    def to_x(u: float) -> float | None:
+        if u <= head:
+            return float(u)
+        if u >= u_max - tail:
+            return head + gap + (u - (u_max - tail))
+        return None
+
+    return to_x, head + gap / 2
+
+
+def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) -> None:
+    """Figure 1 of the assignment, redrawn from ``spec`` with every size labelled (chapter 3).
+
+    Rows from top to bottom: padded input, Conv1 + ReLU, AVGPOOL1, FC1 + ReLU, Z. Cells are
+    placed under the middle of what they see; the middle of long rows is elided; padding
+    zeros are grey and conv positions that the pooling drops are hatched.
+    """
+    colours = {
+        "pad": "#D9D9D9",
+        "x": "#CFE3F3",
+        "c": "#FBE3B8",
+        "p": "#CDEBE1",
+        "h": "#F4CFDF",
+        "z": "#E8E8E8",
+    }
+    k, s, w, sp, m = spec.kernel, spec.stride, spec.pool, spec.pool_stride, spec.hidden
+    length_c, length_p = spec.conv_length, spec.pooled_length
+    u_max = spec.padded_length - 1
+    gap = 1.6
+    to_x, x_gap = _broken_axis(u_max, head, tail, gap)
+    width, height = 0.78, 0.46
+    rows = {"x": 4.0, "c": 3.0, "p": 2.0, "h": 1.0, "z": 0.0}
+
+    def u_conv(j: int) -> float:
+        return j * s + (k - 1) / 2
+
+    def u_pool(q: int) -> float:
+        return float(np.mean([u_conv(q * sp + t) for t in range(w)]))
+
+    def cell(x: float, y: float, text: str, colour: str, hatch: str | None = None) -> None:
+        ax.add_patch(
+            Rectangle(
+                (x - width / 2, y - height / 2),
+                width,
+                height,
+                facecolor=colour,
+                edgecolor="#333333",
+                linewidth=0.7,
+                hatch=hatch,
+            )
+        )
+        ax.text(x, y, text, ha="center", va="center", fontsize=7.5)
+
+    def link(x0: float, y0: float, x1: float, y1: float, colour: str = "#555555") -> None:
+        ax.plot([x0, x1], [y0 - height / 2, y1 + height / 2], color=colour, linewidth=0.6)
+
+    def shown(n: int, position: Any) -> dict[int, float]:
+        # Elide the middle of the row; probing the ends only keeps this cheap for any length.
+        candidates = set(range(min(n, 40))) | set(range(max(0, n - 40), n))
+        return {i: x for i in sorted(candidates) if (x := to_x(position(i))) is not None}
+
+    xs_x = shown(spec.padded_length, float)
+    xs_c = shown(length_c, u_conv)
+    xs_p = shown(length_p, u_pool)
+    covered = (length_p - 1) * sp + w  # conv positions 0..covered-1 feed some window
+    for i, x in xs_x.items():
+        padded = i < spec.pad_left or i >= spec.pad_left + spec.length
+        label = "0" if padded else f"$x_{{{i - spec.pad_left}}}$"
+        cell(x, rows["x"], label, colours["pad" if padded else "x"])
+    for j, x in xs_c.items():
+        cell(x, rows["c"], f"$c_{{{j}}}$", colours["c"], None if j < covered else "////")
+        for i in range(j * s, j * s + k):
+            if i in xs_x:
+                link(xs_x[i], rows["x"], x, rows["c"], "#0072B2")
+    for q, x in xs_p.items():
+        cell(x, rows["p"], f"$p_{{{q}}}$", colours["p"])
+        for j in range(q * sp, q * sp + w):
+            if j in xs_c:
+                link(xs_c[j], rows["c"], x, rows["p"], "#009E73")
+    x_lo, x_hi = min(xs_x.values()), max(xs_x.values())
+    centre = (x_lo + x_hi) / 2
+    h_index = list(range(min(m, 3))) + ([m - 1] if m > 3 else [])
+    span = min(2.0 * (len(h_index) - 1), x_hi - x_lo)
+    xs_h = (
+        dict(
+            zip(
+                h_index,
+                np.linspace(centre - span / 2, centre + span / 2, len(h_index)),
+                strict=True,
+            )
+        )
+        if len(h_index) > 1
+        else {0: centre}
+    )
+    for kk, x in xs_h.items():
+        cell(x, rows["h"], f"$h_{{{kk}}}$", colours["h"])
+        for xp in xs_p.values():
+            link(xp, rows["p"], x, rows["h"], "#BBBBBB")
+        link(x, rows["h"], centre, rows["z"], "#CC79A7")
+    cell(centre, rows["z"], "$z$", colours["z"])
+    if np.isfinite(x_gap):
+        for key in ("x", "c", "p"):
+            ax.text(x_gap, rows[key], r"$\cdots$", ha="center", va="center", fontsize=10)
+    if m > 3:
+        ax.text((xs_h[2] + xs_h[m - 1]) / 2, rows["h"], r"$\cdots$", ha="center", va="center")
+
+    pads = (
+        f"{spec.pad_left} + {spec.length} + {spec.pad_right}"
+        if spec.pad_left != spec.pad_right
+        else f"{spec.length} + 2\\cdot{spec.padding}"
+    )
+    names = {
+        "x": ("input $\\tilde{x}$ (zero-padded)", f"$\\tilde L = {pads} = {spec.padded_length}$"),
+        "c": (
+            "Conv1 + ReLU",
+            f"$L_C = \\lfloor({spec.padded_length}-{k})/{s}\\rfloor+1 = {length_c}$",
+        ),
+        "p": ("AVGPOOL1", f"$L_P = \\lfloor({length_c}-{w})/{sp}\\rfloor+1 = {length_p}$"),
+        "h": ("FC1 + ReLU", f"$m = {m}$"),
+        "z": ("Z + sigmoid", "$1$"),
+    }
+    between = {
+        "c": f"$W^C \\in \\mathbb{{R}}^{{{k}}},\\ b^C$: {k + 1} parameters (stride {s})",
+        "p": f"no parameters (window {w}, stride {sp})",
+        "h": f"$W^B \\in \\mathbb{{R}}^{{{m}\\times{length_p}}},\\ b^B \\in \\mathbb{{R}}^{{{m}}}$:"
+        f" {m * length_p + m:,} parameters",
+        "z": f"$W^A \\in \\mathbb{{R}}^{{{m}}},\\ b^A$: {m + 1} parameters",
+    }
+    for key, (name, size) in names.items():
+        ax.text(x_lo - 0.7, rows[key], name, ha="right", va="center", fontsize=9)
+        ax.text(x_hi + 0.7, rows[key], size, ha="left", va="center", fontsize=9)
+    for key, text in between.items():
+        ax.text(
+            x_hi + 0.7,
+            rows[key] + 0.5,
+            text,
+            ha="left",
+            va="center",
+            fontsize=8,
+            color="#555555",
+            style="italic",
+        )
+    ax.set_xlim(x_lo - 5.6, x_hi + 9.4)
+    ax.set_ylim(-0.5, 4.5)
+    ax.set_axis_off()

@@ -220,3 +220,84 @@ def make_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.n
     images = np.where(masks, level, images)
     images = images + rng.normal(0.0, 0.05, images.shape)
     return images[:, None].astype(np.float32), labels.astype(np.int64), masks
+
+
+# --- Chapter 3: a pattern-detection task on the real membrane recording ---
+
+#: Where chapter 3's training windows end and its test windows begin, in samples.
+MEMBRANE_SPLIT = 6000
+
+
+def ringing_burst(width: int, amplitude: float) -> np.ndarray:
+    """The pattern of chapter 3's task: samples alternating in sign under a Hann envelope.
+
+    A burst of ringing at the Nyquist frequency, as a switching artefact leaves in a
+    recording: ``amplitude * (-1)^t * hann(t)`` for ``t < width``.
+    """
+    if width < 3:
+        raise ValueError(f"width must be >= 3, got {width}")
+    if not (np.isfinite(amplitude) and amplitude > 0):
+        raise ValueError(f"amplitude must be positive and finite, got {amplitude}")
+    t = np.arange(width)
+    envelope = np.sin(np.pi * (t + 0.5) / width) ** 2
+    return amplitude * (-1.0) ** t * envelope
+
+
+def membrane_pattern_task(
+    n: int,
+    *,
+    length: int = 785,
+    width: int = 24,
+    amplitude: float = 3.0,
+    split: str = "train",
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chapter 3's task: does a window of the membrane recording contain the burst anywhere?
+
+    Windows of ``length`` samples are cut at random places from the real recording of
+    :func:`load_membrane` (samples before :data:`MEMBRANE_SPLIT` for ``split="train"``,
+    after it for ``"test"``, so the two never overlap), standardised with the recording's
+    mean and standard deviation. Half of them, chosen at random, get
+    :func:`ringing_burst` added at a random place.
+
+    Parameters
+    ----------
+    n
+        Number of windows.
+    length
+        Samples per window.
+    width, amplitude
+        The burst (``amplitude`` in units of the recording's standard deviation).
+    split
+        ``"train"`` or ``"test"``.
+    seed
+        Seed of the draws.
+
+    Returns
+    -------
+    x, y, start
+        Windows ``(n, length)``, labels ``(n,)`` in {0, 1}, and where the burst starts
+        (``-1`` when there is none).
+    """
+    signal = load_membrane()
+    signal = (signal - signal.mean()) / signal.std()
+    if split == "train":
+        part = signal[:MEMBRANE_SPLIT]
+    elif split == "test":
+        part = signal[MEMBRANE_SPLIT:]
+    else:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if not width <= length <= part.size:
+        raise ValueError(f"length must be in [width, {part.size}], got {length}")
+    burst = ringing_burst(width, amplitude)
+    rng = np.random.default_rng(seed)
+    first = rng.integers(0, part.size - length + 1, size=n)
+    x = part[first[:, None] + np.arange(length)]
+    y = np.zeros(n)
+    y[rng.permutation(n)[: n // 2]] = 1.0
+    start = np.where(y == 1, rng.integers(0, length - width + 1, size=n), -1)
+    rows = np.flatnonzero(y == 1)
+    x[rows[:, None], start[rows, None] + np.arange(width)] += burst
+    return x, y, start
