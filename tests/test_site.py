@@ -142,3 +142,13 @@ def test_download_button_gives_the_executed_notebook(site: Build, chapter: str) 
     served = (site.html / "book" / href).resolve()
     # The reader downloads the committed notebook itself, outputs included.
     assert served.read_bytes() == (BOOK / f"{chapter}.ipynb").read_bytes()
+
+
+def test_every_reference_is_cited_in_the_text() -> None:
+    keys = re.findall(r"^@\w+\{([^,]+),", (BOOK / "references.bib").read_text("utf-8"), re.M)
+    sources = "\n".join(p.read_text("utf-8") for p in (*BOOK.glob("*.ipynb"), *BOOK.glob("*.md")))
+    cited = set(re.findall(r"\{cite:[pt]\}`([^`]+)`", sources.replace('\\"', '"')))
+    cited = {k.strip() for group in cited for k in group.split(",")}
+    assert keys, "references.bib has no entries"
+    assert set(keys) <= cited, f"in references.bib but never cited: {sorted(set(keys) - cited)}"
+    assert cited <= set(keys), f"cited but not in references.bib: {sorted(cited - set(keys))}"
