@@ -6,7 +6,8 @@ some page is out of date. Two things the book depends on live outside the pages:
 - the package ``cnnbook`` the notebooks import: when its source changes, every notebook
   must be executed again (with ``execute_notebooks: force`` a notebook runs whenever its
   page is read, so its page must be read again);
-- the static files (stylesheet, fonts): when they change, every page must be written again.
+- the static files (stylesheet, fonts): when they change, every page must be written
+  again.
 
 Each is summarised by a digest registered as a config value; Sphinx treats a changed
 value like a changed configuration: ``"env"`` re-reads every page, ``"html"`` rewrites

@@ -16,7 +16,9 @@ _THEBE_MARKERS = ("THEBE_JS_URL", "sphinx-thebe.js", "thebe@")
 
 
 def _is_thebe(script: Any) -> bool:
-    text = f"{getattr(script, 'filename', '') or ''} {script.attributes.get('body', '')}"
+    text = (
+        f"{getattr(script, 'filename', '') or ''} {script.attributes.get('body', '')}"
+    )
     return any(marker in text for marker in _THEBE_MARKERS)
 
 
@@ -27,7 +29,10 @@ def drop_remote_scripts(
     seen: set[tuple[str, str]] = set()
     kept = []
     for script in context.get("script_files", []):
-        key = (str(getattr(script, "filename", "") or ""), script.attributes.get("body", ""))
+        key = (
+            str(getattr(script, "filename", "") or ""),
+            script.attributes.get("body", ""),
+        )
         if _is_thebe(script) or key in seen:
             continue
         seen.add(key)

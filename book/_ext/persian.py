@@ -1,4 +1,4 @@
-"""A ``persian`` directive: a block of Persian text, right to left, in the bundled typeface.
+"""A ``persian`` directive: a block of Persian text, right to left, in its typeface.
 
 The content is parsed like any other MyST content (math, lists, emphasis), and the block
 is written out as ``<div class="persian" lang="fa" dir="rtl">``, so that browsers shape
