@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cnnbook import reproducible
-from cnnbook.plotting import PALETTE, figure, label, show_image, use_book_style
+from cnnbook.plotting import PALETTE, figure, label, legend_outside, show_image, use_book_style
 
 
 def test_style_is_white_card_and_palette() -> None:
@@ -56,3 +56,16 @@ def test_reproducible_repeats_every_generator() -> None:
     assert torch.get_num_threads() == 1
     with pytest.raises(ValueError, match="non-negative"):
         reproducible(-1)
+
+
+def test_legend_outside_sits_right_of_the_axes() -> None:
+    fig, axes = figure()
+    ax = axes[0, 0]
+    (line,) = ax.plot([0, 1], [0, 1], label="signal")
+    legend_outside(ax)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["signal"]
+    assert legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1e-9
+    legend_outside(ax, handles=[line])
+    assert ax.get_legend() is not legend
+    plt.close(fig)
