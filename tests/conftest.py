@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests: no per-example deadline (timings on a shared 2-core machine are noisy);
+# in CI the examples are derived from the test names, so a run is reproducible.
+settings.register_profile("book", deadline=None)
+settings.register_profile("ci", parent=settings.get_profile("book"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "book")
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
