@@ -1,40 +1,23 @@
 """Benchmark of cnnbook.attribution.attribute (chapter 2) against Captum and a plain gradient.
 
-Same model, same batch, same process, one thread. Prints, for guided backprop and
-DeconvNet, the median time of ours over Captum's (goal <= 1.0) and over one plain
-forward + backward pass with torch autograd (the floor; goal <= 1.2).
+Same model, same batch, same process, one thread, interleaved rounds (benchtime.py).
+Prints, for guided backprop and DeconvNet, the best time of ours over Captum's
+(goal <= 1.0) and over one plain forward + backward pass with torch autograd (the floor;
+goal <= 1.2).
 
     PYTHONPATH=src python benchmarks/bench_attribution.py
 """
 
 from __future__ import annotations
 
-import statistics
-import time
 import warnings
-from collections.abc import Callable
 
 import torch
+from benchtime import interleaved_best, one_thread
 from captum.attr import Deconvolution, GuidedBackprop
 
 from cnnbook import reproducible
 from cnnbook.attribution import attribute, make_cnn
-
-
-def median_times(fns: dict[str, Callable[[], object]], repeats: int = 40) -> dict[str, float]:
-    """Median wall time of each ``fn()`` in seconds.
-
-    The functions run in turn, round after round, so that a slow spell of a shared
-    machine hits them all alike.
-    """
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for round_ in range(repeats + 3):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            if round_ >= 3:  # warm-up rounds are not timed
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def plain_gradient(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -57,14 +40,15 @@ def main() -> None:
 
     for rule in ("guided", "deconvnet"):
         assert torch.allclose(attribute(model, x, target, rule), run_captum(rule), atol=1e-6)
-    t = median_times(
+    t = interleaved_best(
         {
             "plain": lambda: plain_gradient(model, x, target),
             "ours guided": lambda: attribute(model, x, target, "guided"),
             "Captum guided": lambda: run_captum("guided"),
             "ours deconvnet": lambda: attribute(model, x, target, "deconvnet"),
             "Captum deconvnet": lambda: run_captum("deconvnet"),
-        }
+        },
+        number=5,
     )
     print(f"model: make_cnn(3), batch {tuple(x.shape)}, {torch.get_num_threads()} thread")
     print(f"plain gradient (one forward + backward pass): {t['plain'] * 1e3:.2f} ms")
@@ -78,4 +62,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_thread():
+        main()

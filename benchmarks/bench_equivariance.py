@@ -1,28 +1,22 @@
 """Benchmark of cnnbook.equivariance against the library calls it wraps or replaces.
 
-Same process, same inputs; prints ``ours / reference`` time ratios (below 1: ours is faster).
+Same process, same inputs, one thread, interleaved rounds (benchtime.py); prints
+``ours / reference`` time ratios (below 1: ours is faster).
 Run: ``PYTHONPATH=src python benchmarks/bench_equivariance.py``.
 """
 
 from __future__ import annotations
 
-import timeit
-
 import numpy as np
 import torch
 import torch.nn.functional as F
+from benchtime import interleaved_best, one_thread
 
 from cnnbook import equivariance as eq
 from cnnbook.data import load_photo
 
 
-def best(stmt, number: int, repeat: int = 5) -> float:
-    """Best time per call over ``repeat`` runs of ``number`` calls."""
-    return min(timeit.repeat(stmt, number=number, repeat=repeat)) / number
-
-
 def main() -> None:
-    torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     photo = load_photo(gray=True)  # 600 x 512
     kernel = rng.standard_normal((5, 5))
@@ -59,9 +53,11 @@ def main() -> None:
         ),
     }
     for name, (ours, reference, number) in cases.items():
-        ratio = best(ours, number) / best(reference, number)
+        t = interleaved_best({"ours": ours, "reference": reference}, number=number, rounds=7)
+        ratio = t["ours"] / t["reference"]
         print(f"{name}: ours / reference = {ratio:.2f}")
 
 
 if __name__ == "__main__":
-    main()
+    with one_thread():
+        main()
