@@ -7,6 +7,7 @@ One module per question, plus the pieces every chapter uses:
 - :mod:`cnnbook.cnn1d` -- chapter 3, the 1-D CNN, its parameter count and hand-derived gradients;
 - :mod:`cnnbook.data` -- real data shipped with installed packages, and procedural data;
 - :mod:`cnnbook.plotting` -- the one figure style of the book;
+- :mod:`cnnbook.training` -- evaluation shared by the chapters that train a classifier;
 - :mod:`cnnbook.runtime` -- deterministic set-up shared by every notebook.
 """
 

@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
+from cnnbook.training import accuracy as accuracy  # re-exported: chapter 2 evaluates with it
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -726,9 +728,3 @@ def train_classifier(
     model.eval()
     optimiser.zero_grad(set_to_none=True)
     return losses
-
-
-def accuracy(model: nn.Module, images: Tensor, labels: Tensor) -> float:
-    """Share of ``images`` whose highest score is the label (chapter 2)."""
-    with torch.no_grad():
-        return float((model(images).argmax(dim=1) == labels).double().mean())

@@ -31,6 +31,8 @@ from scipy.linalg import null_space
 from scipy.ndimage import maximum_filter
 from torch import nn
 
+from cnnbook.training import accuracy as accuracy  # re-exported: chapter 1 evaluates with it
+
 MODES: tuple[str, ...] = ("circular", "zero")
 
 #: A numpy array or a torch tensor; functions return the type they were given.
@@ -848,11 +850,3 @@ def train_classifier(
         optimiser.step()
         losses.append(float(loss.detach()))
     return losses
-
-
-def accuracy(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> float:
-    """Fraction of inputs whose arg-max logit is the label."""
-    tx, ty = _as_tensors(x, y)
-    model.eval()
-    with torch.no_grad():
-        return float((model(tx).argmax(dim=1) == ty).float().mean())
