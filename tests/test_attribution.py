@@ -20,7 +20,6 @@ from torch import Tensor, nn
 from cnnbook.attribution import (
     RULES,
     Rule,
-    accuracy,
     attribute,
     cascading_randomization,
     class_correlation,
@@ -28,13 +27,12 @@ from cnnbook.attribution import (
     layer_forward,
     layerwise_attribute,
     localisation,
-    make_cnn,
     project_unit,
     rank_correlation,
     relu_rule,
     strongest_units,
-    train_classifier,
 )
+from cnnbook.models import make_cnn
 
 RULE_NAMES = tuple(RULES)
 
@@ -684,30 +682,3 @@ def test_all_convolutional_variant(side: int) -> None:
         assert_close(layerwise_attribute(model, x, 1, rule), captum(model, x, 1, rule))
     maps = attribute(model, x, 1, "deconvnet")
     assert torch.equal(maps[0], maps[1]), "no switches: DeconvNet ignores the image"
-
-
-def test_training_is_deterministic_and_learns() -> None:
-    g = torch.Generator().manual_seed(21)
-    labels = torch.arange(96) % 2
-    images = torch.randn(96, 1, 8, 8, generator=g)
-    images[:, :, :4, :4] += labels[:, None, None, None]  # class 1: a brighter top-left corner
-    runs = []
-    for _ in range(2):
-        torch.manual_seed(22)
-        model = make_cnn(2, widths=(4,), hidden=8, image_size=(8, 8))
-        losses = train_classifier(model, images, labels, epochs=15, batch_size=16, seed=1)
-        runs.append((model, losses))
-    (m1, l1), (m2, l2) = runs
-    assert l1 == l2
-    for p1, p2 in zip(m1.parameters(), m2.parameters(), strict=True):
-        assert torch.equal(p1, p2)
-        assert p1.grad is None
-    assert not m1.training
-    assert l1[-1] < 0.5 * l1[0]
-    predictions = m1(images).argmax(dim=1)
-    assert accuracy(m1, images, labels) == pytest.approx(
-        float((predictions == labels).float().mean())
-    )
-    assert accuracy(m1, images, labels) > 0.9
-    with pytest.raises(ValueError, match="labels"):
-        train_classifier(m1, images, labels[:5])

@@ -6,6 +6,9 @@ Nothing here touches the network. The real samples come from matplotlib's own
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import numpy as np
 from matplotlib import cbook
 from matplotlib.image import imread
@@ -143,6 +146,88 @@ def place_patterns(
     return np.concatenate(xs)[:, None, :].astype(np.float32), np.concatenate(ys)
 
 
+class Split(NamedTuple):
+    """One split of a labelled data set: inputs, labels and, for images, object masks."""
+
+    x: np.ndarray
+    y: np.ndarray
+    masks: np.ndarray | None = None
+
+
+def _select(drawn: dict[str, Split], splits: Sequence[str]) -> dict[str, Split]:
+    unknown = set(splits) - set(drawn)
+    if unknown:
+        raise ValueError(f"unknown splits {sorted(unknown)}; expected some of {list(drawn)}")
+    return {name: drawn[name] for name in splits}
+
+
+def positions_task(
+    length: int = 48,
+    width: int = 10,
+    n_per_class: int = 400,
+    noise: float = 0.2,
+    seed: int = 0,
+    splits: Sequence[str] = ("train", "seen positions", "unseen positions"),
+) -> dict[str, Split]:
+    """Chapter 1's unseen-position task: two windowed sines (1.5 and 3 cycles) in noise.
+
+    ``"train"`` and ``"seen positions"`` place the patterns so that they start in the
+    left half of the signal; ``"unseen positions"`` places them in the right half only.
+    The three splits are drawn, in that order, from one generator seeded with ``seed``.
+
+    Parameters
+    ----------
+    length, width
+        Signal and pattern lengths, in samples.
+    n_per_class
+        Examples per class in each split.
+    noise
+        Standard deviation of the background noise.
+    seed
+        Seed of the generator.
+    splits
+        The splits to return (all three are drawn, so each is the same whichever are
+        asked for).
+    """
+    if width > length // 2:
+        raise ValueError(f"a pattern of {width} samples does not fit in half of {length}")
+    rng = np.random.default_rng(seed)
+    patterns = [wavelet(width, 1.5), wavelet(width, 3.0)]
+    left = np.arange(0, length // 2 - width + 1)
+    right = np.arange(length // 2, length - width + 1)
+    drawn = {}
+    for name, allowed in [("train", left), ("seen positions", left), ("unseen positions", right)]:
+        drawn[name] = Split(
+            *place_patterns(patterns, [allowed, allowed], length, n_per_class, noise, rng)
+        )
+    return _select(drawn, splits)
+
+
+def edges_task(
+    length: int = 32,
+    width: int = 7,
+    n_per_class: int = 300,
+    noise: float = 0.2,
+    seed: int = 0,
+    splits: Sequence[str] = ("train", "test"),
+) -> dict[str, Split]:
+    """Chapter 1's where-is-it task: one pattern against the left edge (class 0) or the right.
+
+    The pattern is a windowed sine of 1.5 cycles over ``width`` samples. ``"train"`` and
+    ``"test"`` are drawn, in that order, from one generator seeded with ``seed``.
+    """
+    if width > length:
+        raise ValueError(f"a pattern of {width} samples does not fit in {length}")
+    rng = np.random.default_rng(seed)
+    pattern = wavelet(width, 1.5)
+    at_edges = [np.array([0]), np.array([length - width])]
+    drawn = {
+        name: Split(*place_patterns([pattern, pattern], at_edges, length, n_per_class, noise, rng))
+        for name in ("train", "test")
+    }
+    return _select(drawn, splits)
+
+
 # --- Chapter 2: procedural shapes on clutter, with ground-truth object masks ---
 
 #: Class names of :func:`make_shapes`, in label order.
@@ -220,6 +305,23 @@ def make_shapes(n: int, size: int = 32, seed: int = 0) -> tuple[np.ndarray, np.n
     images = np.where(masks, level, images)
     images = images + rng.normal(0.0, 0.05, images.shape)
     return images[:, None].astype(np.float32), labels.astype(np.int64), masks
+
+
+def shapes_task(
+    n_train: int = 3200,
+    n_test: int = 800,
+    size: int = 32,
+    seed: int = 0,
+    splits: Sequence[str] = ("train", "test"),
+) -> dict[str, Split]:
+    """Chapter 2's data: :func:`make_shapes` images, with masks, in two independent splits.
+
+    ``"train"`` is drawn with ``seed`` and ``"test"`` with ``seed + 1``, so that either
+    can be made without the other (``splits``).
+    """
+    sizes = {"train": (n_train, seed), "test": (n_test, seed + 1)}
+    _select(dict.fromkeys(sizes, Split(np.empty(0), np.empty(0))), splits)  # checks the names
+    return {name: Split(*make_shapes(sizes[name][0], size, sizes[name][1])) for name in splits}
 
 
 # --- Chapter 3: a pattern-detection task on the real membrane recording ---

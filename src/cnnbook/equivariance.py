@@ -18,7 +18,6 @@ the type it was given.
 
 from __future__ import annotations
 
-import itertools
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -30,8 +29,6 @@ import torch.nn.functional as F
 from scipy.linalg import null_space
 from scipy.ndimage import maximum_filter
 from torch import nn
-
-from cnnbook.training import accuracy as accuracy  # re-exported: chapter 1 evaluates with it
 
 MODES: tuple[str, ...] = ("circular", "zero")
 
@@ -562,12 +559,11 @@ def format_error(value: float, tiny: float = 1e-12) -> str:
     Rounding-level errors differ in their last digits between machines (and a relative
     error that goes through divisions, as a normalised correlation does, can reach a few
     1e-14); the chapter states them as a bound so that its text does not depend on the
-    processor.
+    processor. An exact zero is stated as the bound too: whether a sum cancels exactly
+    depends on the order in which the processor's kernels add.
     """
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"an error must be finite and non-negative, got {value}")
-    if value == 0:
-        return "0"
     if value < tiny:
         return f"below {tiny:.0e}"
     return f"{value:.2g}"
@@ -698,155 +694,3 @@ class CircularMaxPool1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded = F.pad(x, (0, self.kernel_size - 1), mode="circular")
         return F.max_pool1d(padded, self.kernel_size, stride=1)
-
-
-def fully_convolutional(
-    dim: int = 1,
-    in_channels: int = 1,
-    width: int = 8,
-    depth: int = 3,
-    out_channels: int = 1,
-    kernel_size: int = 3,
-    padding_mode: PaddingMode = "circular",
-) -> nn.Sequential:
-    """A stride-1 CNN: ``depth`` convolutions with "same" padding and ReLUs between them.
-
-    Chapter 1's deep equivariant network (circular padding), its zero-padded twin, and
-    the per-pixel "segmenter" of the dense-prediction demo.
-    """
-    _check_padding_mode(padding_mode)
-    if dim not in (1, 2):
-        raise ValueError(f"dim must be 1 or 2, got {dim}")
-    if depth < 1 or kernel_size % 2 == 0:
-        raise ValueError("need depth >= 1 and an odd kernel_size")
-    conv = nn.Conv1d if dim == 1 else nn.Conv2d
-    layers: list[nn.Module] = []
-    channels = [in_channels] + [width] * (depth - 1) + [out_channels]
-    for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
-        layers.append(conv(c_in, c_out, kernel_size, padding="same", padding_mode=padding_mode))
-        if i < depth - 1:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
-def strided_cnn1d(
-    width: int = 8,
-    stages: int = 2,
-    kernel_size: int = 5,
-    antialias: bool = False,
-    taps: int = 3,
-) -> nn.Sequential:
-    """A 1-D CNN that halves the length ``stages`` times: total stride ``2 ** stages``.
-
-    Each stage is conv (circular) -> ReLU -> downsampling. Without ``antialias`` the
-    downsampling is ``MaxPool1d(2, 2)``; with it, Zhang's (2019) MaxBlurPool: a stride-1
-    max pool, then :class:`BlurPool1d`. Both versions have the same parameters, in the
-    same places, so one's ``state_dict`` loads into the other.
-    """
-    if stages < 1:
-        raise ValueError(f"stages must be positive, got {stages}")
-    layers: list[nn.Module] = []
-    for i in range(stages):
-        c_in = 1 if i == 0 else width
-        layers += [
-            nn.Conv1d(c_in, width, kernel_size, padding="same", padding_mode="circular"),
-            nn.ReLU(),
-            nn.Sequential(CircularMaxPool1d(2), BlurPool1d(2, taps))
-            if antialias
-            else nn.MaxPool1d(2, 2),
-        ]
-    return nn.Sequential(*layers)
-
-
-def global_pool_classifier(
-    n_classes: int = 2,
-    width: int = 8,
-    depth: int = 2,
-    kernel_size: int = 5,
-    padding_mode: PaddingMode = "circular",
-) -> nn.Sequential:
-    """A fully convolutional classifier: class maps, then a global max over positions.
-
-    With circular padding it is exactly invariant to circular shifts of its input.
-    Chapter 1 trains it on patterns at some positions and tests it at others, and uses
-    its zero-padded twin to show that padding leaks absolute position.
-    """
-    return nn.Sequential(
-        fully_convolutional(1, 1, width, depth, n_classes, kernel_size, padding_mode),
-        nn.AdaptiveMaxPool1d(1),
-        nn.Flatten(),
-    )
-
-
-def locally_connected_classifier(
-    length: int,
-    n_classes: int = 2,
-    width: int = 8,
-    depth: int = 2,
-    kernel_size: int = 9,
-    padding_mode: PaddingMode = "circular",
-) -> nn.Sequential:
-    """The twin of :func:`global_pool_classifier` with untied weights.
-
-    Same receptive fields, same ReLUs, same global max, but every position has its own
-    kernels (:class:`LocallyConnected1d`). Chapter 1 uses it to show that what carries a
-    pattern learned at one position to another is the sharing, not the locality.
-    """
-    if depth < 1:
-        raise ValueError(f"depth must be positive, got {depth}")
-    channels = [1] + [width] * (depth - 1) + [n_classes]
-    layers: list[nn.Module] = []
-    for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
-        layers.append(LocallyConnected1d(c_in, c_out, length, kernel_size, padding_mode))
-        if i < depth - 1:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers, nn.AdaptiveMaxPool1d(1), nn.Flatten())
-
-
-def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Sequential:
-    """A dense network with one hidden layer: chapter 1's counterpart of the small CNN."""
-    if min(length, hidden, n_classes) < 1:
-        raise ValueError("sizes must be positive")
-    return nn.Sequential(
-        nn.Flatten(), nn.Linear(length, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
-    )
-
-
-def parameter_count(module: nn.Module) -> int:
-    """Number of trainable parameters of a torch module."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def _as_tensors(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> tuple:
-    tx = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
-    ty = y if isinstance(y, torch.Tensor) else torch.from_numpy(np.asarray(y))
-    if tx.shape[0] != ty.shape[0]:
-        raise ValueError(f"mismatched dims: {tx.shape[0]} inputs for {ty.shape[0]} labels")
-    return tx.float(), ty.long()
-
-
-def train_classifier(
-    model: nn.Module,
-    x: np.ndarray | torch.Tensor,
-    y: np.ndarray | torch.Tensor,
-    *,
-    steps: int = 200,
-    lr: float = 1e-2,
-) -> list[float]:
-    """Full-batch Adam on the cross-entropy; deterministic given torch's seed.
-
-    Chapter 1's two small training experiments. Returns the loss at every step.
-    """
-    if steps < 1 or lr <= 0:
-        raise ValueError("need steps >= 1 and lr > 0")
-    tx, ty = _as_tensors(x, y)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    model.train()
-    for _ in range(steps):
-        optimiser.zero_grad()
-        loss = F.cross_entropy(model(tx), ty)
-        loss.backward()
-        optimiser.step()
-        losses.append(float(loss.detach()))
-    return losses

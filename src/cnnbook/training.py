@@ -1,18 +1,81 @@
-"""Evaluation shared by the chapters that train a classifier (chapters 1 and 2)."""
+"""Training and evaluation of the book's models, and their committed weights.
+
+Training in float32 is fast but not reproducible across processors: torch picks
+vectorised kernels for each CPU (ATen's per-ISA kernels, oneDNN, MKL), their last bits
+differ, and the differences grow through training until accuracies differ. So the book
+does not train while it builds. Each model is made once by its recipe
+(:data:`cnnbook.models.RECIPES`) with :func:`train`, and its weights are committed with
+the package, beside a manifest that records the recipe's hash, the loss history and the
+metrics reached. The chapters :func:`load` those weights and evaluate them in float64,
+where the kernels' last-bit differences (about 1e-16) cannot flip a printed digit.
+
+- :func:`accuracy`: share of correct arg-max predictions, counted exactly;
+- :func:`full_batch_adam`, :func:`minibatch_adam_cosine`: the two training loops;
+- :func:`train`: a recipe from scratch; :func:`evaluate`: the metrics of a recipe's model;
+- :func:`save`, :func:`load`: the committed weights and the manifest;
+- :func:`recipe_hash`: what the freshness test compares with the manifest.
+
+Re-train everything with ``python tools/train_models.py``; re-train while reading by
+setting ``CNNBOOK_RETRAIN=1`` before the chapter's kernel starts.
+"""
 
 from __future__ import annotations
 
+import ast
+import copy
+import hashlib
+import inspect
+import json
+import os
+import sys
+import textwrap
+import types
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
 import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from cnnbook.cnn1d import (
+    PARAM_NAMES,
+    Params,
+    Spec,
+    TorchTwin,
+    check_params,
+    cost,
+    count_parameters,
+    gradients,
+)
+from cnnbook.models import Recipe, canonical_json, recipe
+
+#: Where the committed weights and their manifest live (inside the package).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+#: The environment variable that makes :func:`load` re-train instead of loading.
+RETRAIN_VARIABLE = "CNNBOOK_RETRAIN"
 
 
-def accuracy(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> float:
-    """Share of inputs whose highest score is the label.
+def _as_tensor(value: np.ndarray | Tensor) -> Tensor:
+    return value if isinstance(value, Tensor) else torch.from_numpy(np.asarray(value))
 
-    ``x`` is cast to float32 and ``y`` to int64; numpy arrays are accepted. The model's
-    mode is left as it is: call ``model.eval()`` first for a model with dropout or batch
-    norm.
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    for p in model.parameters():
+        return p.dtype
+    return torch.get_default_dtype()
+
+
+def accuracy(model: nn.Module, x: np.ndarray | Tensor, y: np.ndarray | Tensor) -> float:
+    """Share of inputs whose highest score is the label (chapters 1 and 2).
+
+    ``x`` is cast to the dtype of the model's parameters and ``y`` to int64; numpy
+    arrays are accepted. The model's mode is left as it is: call ``model.eval()`` first
+    for a model with dropout or batch norm.
 
     Parameters
     ----------
@@ -20,11 +83,444 @@ def accuracy(model: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | tor
         Classifier returning ``(N, K)`` scores.
     x, y
         Inputs ``(N, ...)`` and labels ``(N,)``.
+
+    Returns
+    -------
+    float
+        The number of correct predictions divided by ``N`` (an exact count).
     """
-    tx = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
-    ty = y if isinstance(y, torch.Tensor) else torch.from_numpy(np.asarray(y))
+    tx, ty = _as_tensor(x), _as_tensor(y)
     if tx.shape[0] != ty.shape[0]:
         raise ValueError(f"mismatched dims: {tx.shape[0]} inputs for {ty.shape[0]} labels")
     with torch.no_grad():
-        predictions = model(tx.float()).argmax(dim=1)
-    return int((predictions == ty.long()).sum()) / tx.shape[0]  # exact count over count
+        predictions = model(tx.to(_model_dtype(model))).argmax(dim=1)
+    return int((predictions == ty.long()).sum()) / tx.shape[0]
+
+
+def _check_pair(x: np.ndarray | Tensor, y: np.ndarray | Tensor) -> tuple[Tensor, Tensor]:
+    tx, ty = _as_tensor(x), _as_tensor(y)
+    if tx.shape[0] != ty.shape[0]:
+        raise ValueError(f"mismatched dims: {tx.shape[0]} inputs for {ty.shape[0]} labels")
+    return tx.float(), ty.long()
+
+
+def full_batch_adam(
+    model: nn.Module,
+    x: np.ndarray | Tensor,
+    y: np.ndarray | Tensor,
+    *,
+    steps: int = 200,
+    lr: float = 1e-2,
+) -> list[float]:
+    """Full-batch Adam on the cross-entropy, in float32; return the loss at every step.
+
+    Chapter 1's classifiers. Deterministic on one machine given torch's seed. The model
+    is left in eval mode.
+    """
+    if steps < 1 or lr <= 0:
+        raise ValueError("need steps >= 1 and lr > 0")
+    tx, ty = _check_pair(x, y)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    model.train()
+    for _ in range(steps):
+        optimiser.zero_grad()
+        loss = F.cross_entropy(model(tx), ty)
+        loss.backward()
+        optimiser.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    optimiser.zero_grad(set_to_none=True)
+    return losses
+
+
+def minibatch_adam_cosine(
+    model: nn.Module,
+    x: np.ndarray | Tensor,
+    y: np.ndarray | Tensor,
+    *,
+    epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> list[float]:
+    """Mini-batch Adam with a cosine schedule on the cross-entropy; return the epoch losses.
+
+    Chapter 2's CNN. The batch order comes from a generator seeded with ``seed``. The
+    model is left in eval mode.
+
+    Parameters
+    ----------
+    model
+        Classifier returning ``(N, K)`` scores.
+    x, y
+        Training set, ``(N, ...)`` and ``(N,)``.
+    epochs, batch_size, lr
+        Optimisation schedule.
+    seed
+        Seed of the batch order.
+
+    Returns
+    -------
+    list of float
+        Mean training loss of each epoch.
+    """
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+    tx, ty = _check_pair(x, y)
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * -(-tx.shape[0] // batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+    model.train()
+    losses = []
+    for _ in range(epochs):
+        order = torch.randperm(tx.shape[0], generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            optimiser.zero_grad()
+            loss = F.cross_entropy(model(tx[idx]), ty[idx])
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(idx)
+        losses.append(total / tx.shape[0])
+    model.eval()
+    optimiser.zero_grad(set_to_none=True)
+    return losses
+
+
+#: The training loops a recipe can name.
+TRAINERS: dict[str, Callable[..., list[float]]] = {
+    "full_batch_adam": full_batch_adam,
+    "minibatch_adam_cosine": minibatch_adam_cosine,
+}
+
+
+class Trained(NamedTuple):
+    """A model of the book with its training history and metrics."""
+
+    model: nn.Module
+    losses: list[float]
+    metrics: dict[str, float]
+
+
+def evaluate(model: nn.Module, rec: Recipe) -> dict[str, float]:
+    """Accuracy of ``model`` on every split of ``rec``'s task, in float64.
+
+    The model is evaluated as a float64 copy, so the counts do not depend on the
+    processor's kernels; ``model`` itself is not changed.
+    """
+    double = _as_float64(model)
+    return {name: accuracy(double, split.x, split.y) for name, split in rec.data().items()}
+
+
+def _as_float64(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model).double().eval()
+
+
+def train(name: str | Recipe) -> Trained:
+    """Make a recipe's model from scratch on this machine (float32, as committed).
+
+    torch's global generator is seeded with the recipe's seed before the model is
+    built and restored afterwards; the training loop gets the seed too where it draws
+    batches.
+    """
+    rec = name if isinstance(name, Recipe) else recipe(name)
+    split = rec.data("train")["train"]
+    args = dict(rec.trainer_args)
+    if rec.trainer == "minibatch_adam_cosine":
+        args["seed"] = rec.seed
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(rec.seed)
+        model = rec.build()
+        losses = TRAINERS[rec.trainer](model, split.x, split.y, **args)
+    model.eval()
+    return Trained(model, losses, evaluate(model, rec))
+
+
+# ---------------------------------------------------------------------------------------
+# The recipe's hash: its data and the code it runs
+# ---------------------------------------------------------------------------------------
+
+
+def _normalised_source(obj: Callable[..., Any] | type) -> str:
+    """The code of ``obj`` without docstrings, comments or formatting."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+#: Names that carry a recipe's data, which is hashed as data, not as code.
+_RECIPE_DATA = frozenset({"Recipe", "recipe"})
+
+
+def _referenced(obj: Callable[..., Any] | type) -> Iterator[Callable[..., Any] | type]:
+    """Functions and classes of cnnbook that the code of ``obj`` names."""
+    namespace = vars(sys.modules[obj.__module__])
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(obj)))):
+        value: object = None
+        if isinstance(node, ast.Name):
+            value = namespace.get(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner = namespace.get(node.value.id)
+            if isinstance(owner, types.ModuleType):
+                value = getattr(owner, node.attr, None)
+        if (
+            (inspect.isfunction(value) or inspect.isclass(value))
+            and getattr(value, "__module__", "").startswith("cnnbook.")
+            and value.__name__ not in _RECIPE_DATA
+        ):
+            yield value  # type: ignore[misc]
+
+
+def code_closure(*roots: Callable[..., Any] | type) -> list[Callable[..., Any] | type]:
+    """``roots`` and every cnnbook function or class they reach, sorted by qualified name."""
+    seen: dict[str, Callable[..., Any] | type] = {}
+    stack = list(roots)
+    while stack:
+        obj = stack.pop()
+        key = f"{obj.__module__}.{obj.__qualname__}"
+        if key in seen:
+            continue
+        seen[key] = obj
+        stack.extend(_referenced(obj))
+    return [seen[k] for k in sorted(seen)]
+
+
+def recipe_hash(name: str | Recipe) -> str:
+    """SHA-256 of a recipe's data and of the code it runs (builder, task, trainer).
+
+    The code is hashed without docstrings and comments, with every cnnbook function
+    and class it calls, so that a change to what the recipe computes changes the hash
+    and a change to its documentation does not.
+    """
+    from cnnbook.models import BUILDERS, TASKS
+
+    rec = name if isinstance(name, Recipe) else recipe(name)
+    digest = hashlib.sha256(canonical_json(rec.as_dict()).encode())
+    roots = (BUILDERS[rec.model], TASKS[rec.task], TRAINERS[rec.trainer], train, evaluate)
+    for obj in code_closure(*roots):
+        digest.update(f"{obj.__module__}.{obj.__qualname__}".encode())
+        digest.update(_normalised_source(obj).encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------
+# Committed weights
+# ---------------------------------------------------------------------------------------
+
+
+def weights_path(name: str) -> Path:
+    """The committed weights of the recipe called ``name``."""
+    return WEIGHTS_DIR / f"{name}.safetensors"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_manifest() -> dict[str, dict[str, Any]]:
+    """The manifest: for each model, its recipe and hash, weights hash, losses, metrics."""
+    if not MANIFEST.exists():
+        return {}
+    entries: dict[str, dict[str, Any]] = json.loads(MANIFEST.read_text())
+    return entries
+
+
+def save(name: str, trained: Trained) -> None:
+    """Write ``trained``'s weights and its manifest entry (the other entries are kept)."""
+    rec = recipe(name)
+    WEIGHTS_DIR.mkdir(exist_ok=True)
+    state = {k: v.detach().float().contiguous() for k, v in trained.model.state_dict().items()}
+    save_file(state, weights_path(name), metadata={"recipe_hash": recipe_hash(rec)})
+    manifest = read_manifest()
+    manifest[name] = {
+        "recipe": rec.as_dict(),
+        "recipe_hash": recipe_hash(rec),
+        "weights_sha256": file_sha256(weights_path(name)),
+        "torch": torch.__version__.split("+")[0],
+        "losses": [float(f"{v:.6g}") for v in trained.losses],
+        "metrics": trained.metrics,
+    }
+    MANIFEST.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n")
+
+
+def _retrain_requested() -> bool:
+    return os.environ.get(RETRAIN_VARIABLE, "").strip().lower() in ("1", "true", "yes")
+
+
+def load(name: str, *, retrain: bool | None = None) -> Trained:
+    """A recipe's model in float64 and eval mode, from its committed weights.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`cnnbook.models.RECIPES`.
+    retrain
+        Train the model from scratch on this machine instead (a few seconds to a
+        minute; the numbers may then differ from the committed ones in the last
+        digits). ``None`` reads the environment variable ``CNNBOOK_RETRAIN``.
+
+    Returns
+    -------
+    Trained
+        The model (converted to float64), the loss history and the metrics; from the
+        manifest when loaded, from this run when re-trained.
+    """
+    rec = recipe(name)
+    if retrain if retrain is not None else _retrain_requested():
+        fresh = train(rec)
+        return Trained(_as_float64(fresh.model), fresh.losses, fresh.metrics)
+    entry = read_manifest().get(name)
+    path = weights_path(name)
+    if entry is None or not path.exists():
+        raise FileNotFoundError(
+            f"no committed weights for {name!r}; make them with "
+            f"'python tools/train_models.py {name}'"
+        )
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: keep the
+        model = rec.build()  # caller's random state as it was
+    model.load_state_dict(load_file(path))
+    return Trained(_as_float64(model), list(entry["losses"]), dict(entry["metrics"]))
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 3: plain SGD with the hand-derived gradients, and its autograd oracle
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What a run of plain SGD leaves behind (chapter 3's training demonstration).
+
+    Attributes
+    ----------
+    params
+        Final parameters.
+    losses
+        ``(steps,)`` mean cost per example of each mini-batch, just before its step.
+    trajectory
+        ``(steps + 1, n_params)``: every parameter, flattened in the order of
+        :data:`PARAM_NAMES`, before each step and after the last one.
+    """
+
+    params: Params
+    losses: np.ndarray
+    trajectory: np.ndarray
+
+
+def flatten(params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """All parameters in one vector, in the order of :data:`PARAM_NAMES` (chapter 3)."""
+    return np.concatenate(
+        [np.asarray(params[name], np.float64).reshape(-1) for name in PARAM_NAMES]
+    )
+
+
+def minibatches(n: int, batch_size: int, epochs: int, seed: int = 0) -> list[np.ndarray]:
+    """Index arrays of shuffled mini-batches, epoch after epoch (a trailing rest is dropped).
+
+    Both trainers of chapter 3 take the same list, so that they see the same examples at
+    every step.
+    """
+    if not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be in [1, n={n}], got {batch_size}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    rng = np.random.default_rng(seed)
+    per_epoch = n // batch_size
+    return [
+        batch
+        for _ in range(epochs)
+        for batch in rng.permutation(n)[: per_epoch * batch_size].reshape(per_epoch, batch_size)
+    ]
+
+
+def train_sgd(
+    spec: Spec,
+    params: Mapping[str, object],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    lr: float,
+    batches: list[np.ndarray],
+) -> TrainingRun:
+    """Plain SGD on the summed cost with the hand-derived :func:`gradients` (chapter 3).
+
+    Each step is ``theta <- theta - lr * dCost_batch/dtheta``.
+    """
+    current = check_params(spec, params)
+    losses = np.empty(len(batches))
+    trajectory = np.empty((len(batches) + 1, count_parameters(spec)["total"]))
+    for step, batch in enumerate(batches):
+        trajectory[step] = flatten(current)
+        losses[step] = cost(spec, current, x[batch], y[batch]) / batch.size
+        grads = gradients(spec, current, x[batch], y[batch])
+        current = {name: current[name] - lr * grads[name] for name in PARAM_NAMES}
+    trajectory[-1] = flatten(current)
+    return TrainingRun(current, losses, trajectory)
+
+
+def train_sgd_torch(
+    twin: TorchTwin, x: np.ndarray, y: np.ndarray, *, lr: float, batches: list[np.ndarray]
+) -> TrainingRun:
+    """The same training on the torch twin with ``torch.optim.SGD`` and autograd (the oracle).
+
+    The twin is trained in place.
+    """
+    optimiser = torch.optim.SGD(twin.parameters(), lr=lr)
+    xt, yt = (
+        torch.from_numpy(np.asarray(x, np.float64)),
+        torch.from_numpy(np.asarray(y, np.float64)),
+    )
+    losses = np.empty(len(batches))
+    trajectory = np.empty((len(batches) + 1, count_parameters(twin.spec)["total"]))
+    for step, batch in enumerate(batches):
+        trajectory[step] = flatten(twin.params())
+        index = torch.from_numpy(batch)
+        optimiser.zero_grad()
+        loss = twin.cost(xt[index], yt[index])
+        loss.backward()
+        optimiser.step()
+        losses[step] = loss.item() / batch.size
+    trajectory[-1] = flatten(twin.params())
+    return TrainingRun(twin.params(), losses, trajectory)
+
+
+def artifact_problems() -> list[str]:
+    """What is wrong with the committed weights: one line per problem, empty when fresh.
+
+    A recipe whose manifest entry or weights file is missing, whose recipe (data or
+    code) changed since its weights were trained, or whose weights file is not the one
+    the manifest records; a weights file or manifest entry without a recipe.
+    """
+    from cnnbook.models import RECIPES
+
+    manifest = read_manifest()
+    problems = []
+    for name in RECIPES:
+        entry, path = manifest.get(name), weights_path(name)
+        if entry is None or not path.exists():
+            problems.append(f"{name}: no committed weights")
+            continue
+        if entry["recipe_hash"] != recipe_hash(name):
+            problems.append(f"{name}: recipe changed since its weights were trained")
+        if entry["weights_sha256"] != file_sha256(path):
+            problems.append(f"{name}: weights file differs from the manifest's")
+    for name in sorted(set(manifest) - set(RECIPES)):
+        problems.append(f"{name}: manifest entry without a recipe")
+    for path in sorted(WEIGHTS_DIR.glob("*.safetensors")):
+        if path.stem not in RECIPES:
+            problems.append(f"{path.stem}: weights file without a recipe")
+    return problems

@@ -1,0 +1,400 @@
+"""The networks the book builds and the recipes of the ones it trains (chapters 1 and 2).
+
+A *recipe* names everything that makes a trained model: the data (a task of
+:mod:`cnnbook.data` and its arguments), the architecture (a builder below and its
+arguments), the seed, the optimiser and its schedule. :mod:`cnnbook.training` turns a
+recipe into weights; the weights are committed with the package (``cnnbook/weights``)
+and the chapters evaluate them, so every machine evaluates the same numbers.
+
+Builders
+--------
+- :func:`fully_convolutional`, :func:`strided_cnn1d`: chapter 1's stride-1 and strided
+  1-D/2-D CNNs, measured untrained;
+- :func:`global_pool_classifier`, :func:`locally_connected_classifier`, :func:`mlp`:
+  chapter 1's classifiers (shared, untied and dense weights);
+- :func:`make_cnn`: chapter 2's VGG-style image classifier.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import nn
+
+from cnnbook.data import Split, edges_task, positions_task, shapes_task
+from cnnbook.equivariance import (
+    BlurPool1d,
+    CircularMaxPool1d,
+    LocallyConnected1d,
+    PaddingMode,
+    _check_padding_mode,
+)
+
+
+def fully_convolutional(
+    dim: int = 1,
+    in_channels: int = 1,
+    width: int = 8,
+    depth: int = 3,
+    out_channels: int = 1,
+    kernel_size: int = 3,
+    padding_mode: PaddingMode = "circular",
+) -> nn.Sequential:
+    """A stride-1 CNN: ``depth`` convolutions with "same" padding and ReLUs between them.
+
+    Chapter 1's deep equivariant network (circular padding), its zero-padded twin, and
+    the per-pixel "segmenter" of the dense-prediction demo.
+    """
+    _check_padding_mode(padding_mode)
+    if dim not in (1, 2):
+        raise ValueError(f"dim must be 1 or 2, got {dim}")
+    if depth < 1 or kernel_size % 2 == 0:
+        raise ValueError("need depth >= 1 and an odd kernel_size")
+    conv = nn.Conv1d if dim == 1 else nn.Conv2d
+    layers: list[nn.Module] = []
+    channels = [in_channels] + [width] * (depth - 1) + [out_channels]
+    for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
+        layers.append(conv(c_in, c_out, kernel_size, padding="same", padding_mode=padding_mode))
+        if i < depth - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def strided_cnn1d(
+    width: int = 8,
+    stages: int = 2,
+    kernel_size: int = 5,
+    antialias: bool = False,
+    taps: int = 3,
+) -> nn.Sequential:
+    """A 1-D CNN that halves the length ``stages`` times: total stride ``2 ** stages``.
+
+    Each stage is conv (circular) -> ReLU -> downsampling. Without ``antialias`` the
+    downsampling is ``MaxPool1d(2, 2)``; with it, Zhang's (2019) MaxBlurPool: a stride-1
+    max pool, then :class:`BlurPool1d`. Both versions have the same parameters, in the
+    same places, so one's ``state_dict`` loads into the other.
+    """
+    if stages < 1:
+        raise ValueError(f"stages must be positive, got {stages}")
+    layers: list[nn.Module] = []
+    for i in range(stages):
+        c_in = 1 if i == 0 else width
+        layers += [
+            nn.Conv1d(c_in, width, kernel_size, padding="same", padding_mode="circular"),
+            nn.ReLU(),
+            nn.Sequential(CircularMaxPool1d(2), BlurPool1d(2, taps))
+            if antialias
+            else nn.MaxPool1d(2, 2),
+        ]
+    return nn.Sequential(*layers)
+
+
+def global_pool_classifier(
+    n_classes: int = 2,
+    width: int = 8,
+    depth: int = 2,
+    kernel_size: int = 5,
+    padding_mode: PaddingMode = "circular",
+) -> nn.Sequential:
+    """A fully convolutional classifier: class maps, then a global max over positions.
+
+    With circular padding it is exactly invariant to circular shifts of its input.
+    Chapter 1 trains it on patterns at some positions and tests it at others, and uses
+    its zero-padded twin to show that padding leaks absolute position.
+    """
+    return nn.Sequential(
+        fully_convolutional(1, 1, width, depth, n_classes, kernel_size, padding_mode),
+        nn.AdaptiveMaxPool1d(1),
+        nn.Flatten(),
+    )
+
+
+def locally_connected_classifier(
+    length: int,
+    n_classes: int = 2,
+    width: int = 8,
+    depth: int = 2,
+    kernel_size: int = 9,
+    padding_mode: PaddingMode = "circular",
+) -> nn.Sequential:
+    """The twin of :func:`global_pool_classifier` with untied weights.
+
+    Same receptive fields, same ReLUs, same global max, but every position has its own
+    kernels (:class:`LocallyConnected1d`). Chapter 1 uses it to show that what carries a
+    pattern learned at one position to another is the sharing, not the locality.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be positive, got {depth}")
+    channels = [1] + [width] * (depth - 1) + [n_classes]
+    layers: list[nn.Module] = []
+    for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
+        layers.append(LocallyConnected1d(c_in, c_out, length, kernel_size, padding_mode))
+        if i < depth - 1:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers, nn.AdaptiveMaxPool1d(1), nn.Flatten())
+
+
+def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Sequential:
+    """A dense network with one hidden layer: chapter 1's counterpart of the small CNN."""
+    if min(length, hidden, n_classes) < 1:
+        raise ValueError("sizes must be positive")
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(length, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
+    )
+
+
+def parameter_count(module: nn.Module) -> int:
+    """Number of trainable parameters of a torch module."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def make_cnn(
+    n_classes: int,
+    in_channels: int = 1,
+    widths: Sequence[int] = (8, 16, 32),
+    hidden: int = 64,
+    image_size: tuple[int, int] = (32, 32),
+    downsample: str = "maxpool",
+) -> nn.Sequential:
+    """A small VGG-style CNN: one block per width, then two fully connected layers.
+
+    With ``downsample="maxpool"`` a block is ``Conv 3x3 -> ReLU -> MaxPool 2`` (the
+    networks Zeiler & Fergus visualised); with ``"stride"`` it is ``Conv 3x3 stride 2 ->
+    ReLU``, the all-convolutional variant of Springenberg et al., which has no switches.
+    Built from ``nn.ReLU`` modules, so that Captum can be compared with it too. Chapter 2
+    trains one on :func:`cnnbook.data.make_shapes` and runs untrained ones.
+
+    Parameters
+    ----------
+    n_classes
+        Number of class scores.
+    in_channels
+        Image channels.
+    widths
+        Channels of each block; every block halves the height and width.
+    hidden
+        Units of the hidden fully connected layer.
+    image_size
+        ``(H, W)`` of the input, to size the first fully connected layer.
+    downsample
+        ``"maxpool"`` or ``"stride"``.
+
+    Returns
+    -------
+    torch.nn.Sequential
+    """
+    if n_classes < 1 or in_channels < 1 or hidden < 1 or not widths or min(widths) < 1:
+        raise ValueError("n_classes, in_channels, hidden and every width must be >= 1")
+    if downsample not in ("maxpool", "stride"):
+        raise ValueError(f"downsample must be 'maxpool' or 'stride', got {downsample!r}")
+    h, w = image_size
+    layers: list[nn.Module] = []
+    c = in_channels
+    for width in widths:
+        if downsample == "maxpool":
+            layers += [nn.Conv2d(c, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            h, w = h // 2, w // 2
+        else:
+            layers += [nn.Conv2d(c, width, 3, stride=2, padding=1), nn.ReLU()]
+            h, w = (h + 1) // 2, (w + 1) // 2
+        c = width
+    if h < 1 or w < 1:
+        raise ValueError(f"image_size {image_size} is too small for {len(widths)} poolings")
+    layers += [nn.Flatten(), nn.Linear(c * h * w, hidden), nn.ReLU(), nn.Linear(hidden, n_classes)]
+    return nn.Sequential(*layers)
+
+
+# ---------------------------------------------------------------------------------------
+# Recipes
+# ---------------------------------------------------------------------------------------
+
+#: The architectures a recipe can name.
+BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "global_pool_classifier": global_pool_classifier,
+    "locally_connected_classifier": locally_connected_classifier,
+    "mlp": mlp,
+    "make_cnn": make_cnn,
+}
+
+#: The data sets a recipe can name (functions of :mod:`cnnbook.data`).
+TASKS: dict[str, Callable[..., dict[str, Split]]] = {
+    "positions_task": positions_task,
+    "edges_task": edges_task,
+    "shapes_task": shapes_task,
+}
+
+Trainer = Literal["full_batch_adam", "minibatch_adam_cosine"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that makes one trained model of the book.
+
+    Attributes
+    ----------
+    name
+        The model's name, also the name of its weights file.
+    chapter
+        The chapter that evaluates it.
+    model, model_args
+        A key of :data:`BUILDERS` and its keyword arguments.
+    task, task_args
+        A key of :data:`TASKS` and its keyword arguments; the model trains on the
+        task's ``"train"`` split.
+    trainer, trainer_args
+        ``"full_batch_adam"`` (``steps``, ``lr``) or ``"minibatch_adam_cosine"``
+        (``epochs``, ``batch_size``, ``lr``); see :mod:`cnnbook.training`.
+    seed
+        Seed of torch's generator before the model is built (its initial weights) and
+        of the batch order.
+    """
+
+    name: str
+    chapter: int
+    model: str
+    task: str
+    trainer: Trainer
+    seed: int = 0
+    model_args: Mapping[str, Any] = field(default_factory=dict)
+    task_args: Mapping[str, Any] = field(default_factory=dict)
+    trainer_args: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.model not in BUILDERS:
+            raise ValueError(f"unknown model {self.model!r}; expected one of {tuple(BUILDERS)}")
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; expected one of {tuple(TASKS)}")
+        if self.trainer not in ("full_batch_adam", "minibatch_adam_cosine"):
+            raise ValueError(f"unknown trainer {self.trainer!r}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be non-negative, got {self.seed}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The recipe as plain data (what its hash is computed from, with the code)."""
+        return {
+            "name": self.name,
+            "chapter": self.chapter,
+            "model": self.model,
+            "model_args": dict(self.model_args),
+            "task": self.task,
+            "task_args": dict(self.task_args),
+            "trainer": self.trainer,
+            "trainer_args": dict(self.trainer_args),
+            "seed": self.seed,
+        }
+
+    def describe(self) -> str:
+        """A few lines a chapter prints to show how its model was made."""
+
+        def call(name: str, args: Mapping[str, Any]) -> str:
+            return f"{name}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
+
+        return "\n".join(
+            [
+                f"recipe {self.name!r}",
+                f"  data:    {call(self.task, self.task_args)}, split 'train'",
+                f"  model:   {call(self.model, self.model_args)}",
+                f"  trainer: {call(self.trainer, self.trainer_args)}",
+                f"  seed:    {self.seed}",
+            ]
+        )
+
+    def build(self) -> nn.Module:
+        """The architecture, freshly initialised from torch's current random state."""
+        return BUILDERS[self.model](**self.model_args)
+
+    def data(self, split: str | None = None) -> dict[str, Split]:
+        """Every split of the recipe's task, or only ``split`` where the task can skip the rest."""
+        splits = TASKS[self.task](**self.task_args, **({"splits": (split,)} if split else {}))
+        return splits if split is None else {split: splits[split]}
+
+
+def _recipes(*recipes: Recipe) -> dict[str, Recipe]:
+    names = [r.name for r in recipes]
+    if len(set(names)) != len(names):
+        raise ValueError(f"recipe names must be unique: {names}")
+    return {r.name: r for r in recipes}
+
+
+_Q1_POSITIONS = {"length": 48, "width": 10, "n_per_class": 400, "noise": 0.2, "seed": 0}
+_Q1_EDGES = {"length": 32, "width": 7, "n_per_class": 300, "noise": 0.2, "seed": 0}
+_Q1_ADAM = {"steps": 200, "lr": 1e-2}
+
+#: Every model the book trains, by name.
+RECIPES: dict[str, Recipe] = _recipes(
+    Recipe(
+        "q1_cnn",
+        1,
+        "global_pool_classifier",
+        "positions_task",
+        "full_batch_adam",
+        model_args={"n_classes": 2, "width": 8, "depth": 2, "kernel_size": 9},
+        task_args=_Q1_POSITIONS,
+        trainer_args=_Q1_ADAM,
+    ),
+    Recipe(
+        "q1_locally_connected",
+        1,
+        "locally_connected_classifier",
+        "positions_task",
+        "full_batch_adam",
+        model_args={"length": 48, "n_classes": 2, "width": 8, "depth": 2, "kernel_size": 9},
+        task_args=_Q1_POSITIONS,
+        trainer_args=_Q1_ADAM,
+    ),
+    Recipe(
+        "q1_dense",
+        1,
+        "mlp",
+        "positions_task",
+        "full_batch_adam",
+        model_args={"length": 48, "hidden": 4},
+        task_args=_Q1_POSITIONS,
+        trainer_args=_Q1_ADAM,
+    ),
+    *(
+        Recipe(
+            f"q1_edge_{mode}",
+            1,
+            "global_pool_classifier",
+            "edges_task",
+            "full_batch_adam",
+            model_args={
+                "n_classes": 2,
+                "width": 4,
+                "depth": 3,
+                "kernel_size": 5,
+                "padding_mode": mode,
+            },
+            task_args=_Q1_EDGES,
+            trainer_args=_Q1_ADAM,
+        )
+        for mode in ("zeros", "circular")
+    ),
+    Recipe(
+        "q2_cnn",
+        2,
+        "make_cnn",
+        "shapes_task",
+        "minibatch_adam_cosine",
+        model_args={"n_classes": 3, "widths": (8, 16, 32), "hidden": 64},
+        task_args={"n_train": 3200, "n_test": 800, "size": 32, "seed": 0},
+        trainer_args={"epochs": 12, "batch_size": 32, "lr": 3e-3},
+    ),
+)
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe called ``name``."""
+    if name not in RECIPES:
+        raise KeyError(f"no recipe {name!r}; the book trains {tuple(RECIPES)}")
+    return RECIPES[name]
+
+
+def canonical_json(value: object) -> str:
+    """JSON with sorted keys and tuples as lists: the same text for the same recipe."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
