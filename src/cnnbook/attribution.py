@@ -14,10 +14,11 @@ guided        yes                         yes
 
 :func:`attribute` applies the rule to *every* ReLU the model applies -- ``nn.ReLU``
 modules, in place or not, and the functional calls ``F.relu``, ``torch.relu``,
-``Tensor.relu`` and their in-place variants -- with one mechanism: a
-:class:`~torch.overrides.TorchFunctionMode`, active during the forward pass only, that
-routes each ReLU through an autograd function whose backward applies the rule's masks.
-Nothing is attached to the model, so nothing can be left behind.
+``Tensor.relu`` and their in-place variants, with their arguments given by position or
+by keyword -- with one mechanism: a :class:`~torch.overrides.TorchFunctionMode`, active
+during the forward pass only, that routes each ReLU through an autograd function whose
+backward applies the rule's masks. Nothing is attached to the model, so nothing can be
+left behind.
 
 The module also holds the sanity checks of the chapter (rank correlation, mask
 localisation, cascading randomisation, class sensitivity), a layer-by-layer DeconvNet
@@ -72,7 +73,13 @@ def _rule(name: str) -> Rule:
 
 
 class _RuleReLU(torch.autograd.Function):
-    """ReLU forward (in place if asked), the rule's masks backward."""
+    """ReLU forward (in place if asked), the rule's masks backward.
+
+    The output is saved for every rule, although DeconvNet never reads it: torch's own
+    ReLU saves it too, so a block run under ``torch.utils.checkpoint`` -- recomputed
+    during the backward pass with torch's ReLU, outside the mode -- saves the same
+    tensors as the forward pass did, which is what the checkpoint checks.
+    """
 
     @staticmethod
     def forward(ctx: Any, a: Tensor, rule: Rule, inplace: bool) -> Tensor:
@@ -82,8 +89,7 @@ class _RuleReLU(torch.autograd.Function):
         else:
             out = torch.relu(a)
         ctx.rule = rule
-        if rule.forward_mask:
-            ctx.save_for_backward(out)  # out > 0 exactly where a > 0
+        ctx.save_for_backward(out)  # out > 0 exactly where a > 0
         return out
 
     @staticmethod
@@ -97,13 +103,41 @@ class _RuleReLU(torch.autograd.Function):
         return (torch.relu(g) if rule.backward_mask else g), None, None
 
 
-#: Every way to call a ReLU, with whether that call is in place.
-_RELU_CALLS: dict[Callable[..., Any], bool] = {
-    torch.relu: False,
-    torch.Tensor.relu: False,
-    torch.relu_: True,
-    torch.Tensor.relu_: True,
+#: Every function that applies a ReLU, with the names of its parameters, in order.
+#: ``F.relu_`` is ``torch.relu_``; ``nn.ReLU`` calls ``F.relu``.
+_RELU_CALLS: dict[Callable[..., Any], tuple[str, ...]] = {
+    F.relu: ("input", "inplace"),
+    torch.relu: ("input",),
+    torch.relu_: ("input",),
+    torch.Tensor.relu: ("input",),
+    torch.Tensor.relu_: ("input",),
 }
+
+#: The calls that always work in place.
+_INPLACE_CALLS = (torch.relu_, torch.Tensor.relu_)
+
+
+def _relu_arguments(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Tensor, bool] | None:
+    """The input and the in-place flag of a ReLU call, however its arguments are passed.
+
+    ``None`` when ``func`` is not a ReLU, or when the arguments do not fit its
+    signature (the call then goes to torch unchanged, which reports the mistake).
+    """
+    names = _RELU_CALLS.get(func)
+    if names is None or len(args) > len(names):
+        return None
+    bound = dict(zip(names, args, strict=False))
+    for key, value in kwargs.items():
+        key = "input" if key == "self" else key  # a Tensor method's first parameter
+        if key not in names or key in bound:
+            return None
+        bound[key] = value
+    a = bound.get("input")
+    if not isinstance(a, Tensor):
+        return None
+    return a, func in _INPLACE_CALLS or bool(bound.get("inplace", False))
 
 
 class _ReLURuleMode(TorchFunctionMode):
@@ -121,11 +155,10 @@ class _ReLURuleMode(TorchFunctionMode):
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         kwargs = kwargs or {}
-        if func is F.relu:  # nn.ReLU calls F.relu(input, inplace=...)
-            inplace = kwargs.get("inplace", len(args) > 1 and args[1])
-            return _RuleReLU.apply(args[0], self.rule, bool(inplace))
-        if func in _RELU_CALLS and not kwargs:
-            return _RuleReLU.apply(args[0], self.rule, _RELU_CALLS[func])
+        if func in _RELU_CALLS:
+            call = _relu_arguments(func, args, kwargs)
+            if call is not None:
+                return _RuleReLU.apply(call[0], self.rule, call[1])
         return func(*args, **kwargs)
 
 
@@ -191,9 +224,12 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
 
     The ReLUs that follow the rule are ``nn.ReLU`` modules and the calls ``F.relu``,
     ``F.relu_``, ``torch.relu``, ``torch.relu_``, ``Tensor.relu`` and ``Tensor.relu_``,
-    in place or not; other activations (leaky ReLU, ReLU6, ``clamp``) keep their true
-    derivative, as in Captum. TorchScript modules bypass Python function modes, so
-    their ReLUs keep the true derivative too.
+    in place or not, arguments by position or keyword; other activations (leaky ReLU,
+    ReLU6, ``clamp``) keep their true derivative, as in Captum. TorchScript modules
+    bypass Python function modes, so their ReLUs keep the true derivative too.
+    Activation checkpointing with ``use_reentrant=False`` gives the same map as without
+    it; with ``use_reentrant=True`` torch itself refuses the ``torch.autograd.grad``
+    call this function makes.
 
     The model is run as it is (call ``model.eval()`` first if it has dropout or batch
     norm); nothing is attached to it, its parameters get no ``.grad``, and ``x`` is
