@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,7 @@ from captum.attr import Deconvolution, GuidedBackprop, Saliency
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from cnnbook.attribution import RULES, attribute, make_cnn
+from cnnbook.attribution import RULES, attribute, make_cnn, project_unit
 
 RULE_NAMES = tuple(RULES)
 RECTIFYING = ("deconvnet", "guided")
@@ -186,3 +187,82 @@ def test_reentrant_checkpointing_is_refused_by_torch_not_mapped_wrongly(rule: st
     with pytest.raises(RuntimeError, match="use_reentrant=True"):
         attribute(model, images(2, seed=38), 0, rule)
     assert_same_state(before, state(model))
+
+
+# --- E. Targets: what Captum accepts for one output per example ---
+
+
+@pytest.mark.parametrize(
+    ("target", "captum_target"),
+    [
+        (torch.tensor([0]), torch.tensor([0])),
+        (torch.tensor([[2]]), torch.tensor([[2]])),
+        (torch.tensor(1), torch.tensor(1)),
+        (torch.tensor([1], dtype=torch.int32), 1),
+        ([1], 1),  # Captum wants a list of N; one index is the same as the int
+        (np.array([2]), 2),
+        (np.array([2, 0, 1, 1]), [2, 0, 1, 1]),
+        (torch.tensor([2, 0, 1, 1]), torch.tensor([2, 0, 1, 1])),
+    ],
+    ids=repr,
+)
+def test_one_element_targets_are_accepted(target: object, captum_target: object) -> None:
+    model = seeded_cnn(seed=45)
+    x = images(4, seed=46)
+    assert_close(attribute(model, x, target, "guided"), captum(model, x, captum_target, "guided"))
+
+
+@pytest.mark.parametrize(
+    ("target", "match"),
+    [
+        (torch.tensor([-1]), "out of range"),
+        ([-1], "out of range"),
+        (torch.tensor([3]), "out of range"),
+        (torch.tensor([0, 1, 2, 3]), "out of range"),
+        (torch.tensor([0.0]), "dtype"),
+        ([0.0], "dtype"),
+        (torch.tensor([True]), "dtype"),
+        ([True], "dtype"),
+        (np.array([True, False, True, False]), "dtype"),
+        ([0, 1], "shape"),
+        (torch.tensor([0, 1]), "shape"),
+        (torch.zeros(4, 1, dtype=torch.long), "shape"),
+        ([[0], [1, 2], [0], [1]], "target"),
+    ],
+    ids=repr,
+)
+def test_bad_targets_are_still_refused(target: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        attribute(seeded_cnn(seed=45), images(4, seed=46), target, "deconvnet")
+
+
+# --- F. no_grad and inference_mode ---
+
+
+@pytest.mark.parametrize("rule", RULE_NAMES)
+def test_no_grad_gives_the_same_map(rule: str) -> None:
+    model, x = seeded_cnn(seed=47), images(3, seed=48)
+    outside = attribute(model, x, [0, 1, 2], rule)
+    with torch.no_grad():
+        inside = attribute(model, x, [0, 1, 2], rule)
+        projected = project_unit(model[:3], x, 1, rule)
+    assert torch.equal(inside, outside)
+    assert torch.equal(projected, project_unit(model[:3], x, 1, rule))
+    assert_close(outside, captum(model, x, [0, 1, 2], rule))
+
+
+@pytest.mark.parametrize("rule", RULE_NAMES)
+def test_inference_mode_is_named_in_the_error(rule: str) -> None:
+    model = seeded_cnn(seed=49)
+    before = state(model)
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="inference_mode"):
+        attribute(model, images(2, seed=50), 0, rule)
+    assert_same_state(before, state(model))
+
+
+def test_a_tensor_made_under_inference_mode_can_be_explained_outside_it() -> None:
+    model, x = seeded_cnn(seed=51), images(2, seed=52)
+    with torch.inference_mode():
+        frozen = x.clone()
+    assert frozen.is_inference()
+    assert torch.equal(attribute(model, frozen, 1, "guided"), attribute(model, x, 1, "guided"))

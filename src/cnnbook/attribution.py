@@ -180,7 +180,12 @@ def relu_rule(rule: str) -> Iterator[None]:
 
 
 def _targets(target: object, n: int, k: int) -> Tensor:
-    """Validate ``target`` against an ``(n, k)`` output; return ``n`` class indices."""
+    """Validate ``target`` against an ``(n, k)`` output; return ``n`` class indices.
+
+    One index (an integer, or a tensor, array or list holding exactly one integer) is
+    used for every example, as Captum does with a one-element tensor; otherwise there
+    must be one index per example, in one dimension.
+    """
     if isinstance(target, Tensor):
         arr = target.detach().cpu().numpy()
     else:
@@ -190,8 +195,8 @@ def _targets(target: object, n: int, k: int) -> Tensor:
             raise ValueError(f"target must be an int or {n} ints, got {target!r}") from err
     if arr.dtype.kind not in "iu":
         raise ValueError(f"target must be an int or {n} ints, got values of dtype {arr.dtype}")
-    if arr.ndim == 0:
-        arr = np.full(n, arr)
+    if arr.size == 1:
+        arr = np.full(n, arr.item())
     if arr.shape != (n,):
         raise ValueError(
             f"target must be an int or {n} ints (one per example), got shape {arr.shape}"
@@ -209,6 +214,15 @@ def _check_input(x: object) -> Tensor:
     if x.ndim < 2 or x.shape[0] < 1:
         raise ValueError(f"x must be a non-empty batch (N, ...), got shape {tuple(x.shape)}")
     return x
+
+
+def _check_autograd_available() -> None:
+    """Raise inside ``torch.inference_mode()``, which no code can undo for autograd."""
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "attribute needs autograd, which torch.inference_mode() switches off; call it "
+            "outside the inference_mode block (inside torch.no_grad() is fine)"
+        )
 
 
 def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
@@ -233,7 +247,8 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
 
     The model is run as it is (call ``model.eval()`` first if it has dropout or batch
     norm); nothing is attached to it, its parameters get no ``.grad``, and ``x`` is
-    neither modified nor marked as requiring grad. No warning is emitted.
+    neither modified nor marked as requiring grad. It may be called inside
+    ``torch.no_grad()``, not inside ``torch.inference_mode()``. No warning is emitted.
 
     Parameters
     ----------
@@ -242,8 +257,9 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
     x
         Floating-point batch, typically ``(N, C, H, W)``.
     target
-        One class index for the whole batch, or ``N`` indices (a sequence, numpy array
-        or 1-D tensor of integers).
+        One class index for the whole batch (an int, or a tensor, array or list holding
+        one integer), or ``N`` indices (a sequence, numpy array or 1-D tensor of
+        integers).
     rule
         ``"gradient"``, ``"deconvnet"`` or ``"guided"``.
 
@@ -257,10 +273,14 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
     ValueError
         For an unknown rule, a bad ``x``, an output that is not ``(N, K)``, or a target
         of the wrong shape, type or range.
+    RuntimeError
+        Inside ``torch.inference_mode()``.
     """
     _rule(rule)
     x = _check_input(x)
-    leaf = x.detach().requires_grad_(True)
+    _check_autograd_available()
+    # A tensor made under inference mode cannot require grad; a copy of it can.
+    leaf = (x.clone() if x.is_inference() else x.detach()).requires_grad_(True)
     with torch.enable_grad():
         with relu_rule(rule):
             # A fresh non-leaf copy: a model may modify its input in place.
