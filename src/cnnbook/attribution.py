@@ -18,7 +18,8 @@ modules, in place or not, and the functional calls ``F.relu``, ``torch.relu``,
 by keyword -- with one mechanism: a :class:`~torch.overrides.TorchFunctionMode`, active
 during the forward pass only, that routes each ReLU through an autograd function whose
 backward applies the rule's masks. Nothing is attached to the model, so nothing can be
-left behind.
+left behind. A ReLU the mode cannot reach (one run in another thread, or inside
+TorchScript) is found in the autograd graph afterwards, and refused.
 
 The module also holds the sanity checks of the chapter (rank correlation, mask
 localisation, cascading randomisation, class sensitivity), a layer-by-layer DeconvNet
@@ -167,7 +168,9 @@ def relu_rule(rule: str) -> Iterator[None]:
     """Within this block, every ReLU call records ``rule`` for its backward pass.
 
     Only the forward pass needs to run inside; the backward pass may run after the
-    block has closed. Used by :func:`attribute` and :func:`project_unit` (chapter 2).
+    block has closed. Like every torch function mode, the block holds in the thread
+    that opened it only. Used by :func:`attribute` and :func:`project_unit`
+    (chapter 2).
 
     Parameters
     ----------
@@ -177,6 +180,59 @@ def relu_rule(rule: str) -> Iterator[None]:
     mode = _ReLURuleMode(_rule(rule))
     with mode:
         yield
+
+
+def _graph_between(output: Tensor, start: Any) -> list[Any]:
+    """The autograd nodes on some path from ``start`` to ``output``.
+
+    Only they can change ``d output / d start``: a node reachable from ``output`` that
+    does not lead back to ``start`` (say, one computing a parameter) is left out.
+    """
+    children: dict[Any, list[Any]] = {}
+    stack = [output.grad_fn]
+    while stack:  # every node the score depends on, with its inputs' nodes
+        node = stack.pop()
+        if node is None or node in children:
+            continue
+        children[node] = [child for child, _ in node.next_functions if child is not None]
+        stack.extend(children[node])
+    parents: dict[Any, list[Any]] = {}
+    for node, kids in children.items():
+        for child in kids:
+            parents.setdefault(child, []).append(node)
+    between, stack = set(), [start]
+    while stack:  # and, walking back up from the input, those that lead to it
+        node = stack.pop()
+        if node in between or node not in children:
+            continue
+        between.add(node)
+        stack.extend(parents.get(node, []))
+    return [node for node in children if node in between]
+
+
+def _check_every_relu_followed_the_rule(output: Tensor, start: Any) -> None:
+    """Raise if a ReLU between the input and ``output`` bypassed the function mode.
+
+    The mode reroutes ReLUs in its own thread only and cannot see into TorchScript. A
+    ReLU it missed left torch's own ``ReluBackward`` node in the graph, or is hidden
+    in a TorchScript ``DifferentiableGraphBackward`` node; either way its backward
+    would be the plain gradient. The graph records every operation whatever thread ran
+    it, so the search does not depend on how the model spreads its work; only nodes on
+    a path from the input count, since no other ReLU changes the map.
+    """
+    names = {node.name() for node in _graph_between(output, start)}
+    if any(name.startswith("ReluBackward") for name in names):
+        raise RuntimeError(
+            "a ReLU between the input and the scores did not follow the rule: it ran "
+            "outside the forward pass's thread (a threading.Thread or an executor), or in "
+            "TorchScript, where the rule cannot reach; the map would silently be the plain "
+            "gradient there. Run the model's forward pass in the calling thread."
+        )
+    if any("DifferentiableGraph" in name for name in names):
+        raise RuntimeError(
+            "the model runs TorchScript, whose ReLUs the rule cannot reach; the map "
+            "would silently be the plain gradient there. Pass the eager (unscripted) model."
+        )
 
 
 def _targets(target: object, n: int, k: int) -> Tensor:
@@ -232,15 +288,34 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
     ``"deconvnet"`` rectifies the backward signal at each ReLU and ignores the forward
     mask (Zeiler & Fergus 2014), ``"guided"`` applies both masks (Springenberg et al.
     2015). Convolutions, pooling and every other operation keep their true derivative.
-    Equal to Captum's ``Saliency(abs=False)``, ``Deconvolution`` and ``GuidedBackprop``
-    on models built from ``nn.ReLU`` modules; unlike Captum, functional ReLU calls follow
-    the rule too.
 
     The ReLUs that follow the rule are ``nn.ReLU`` modules and the calls ``F.relu``,
     ``F.relu_``, ``torch.relu``, ``torch.relu_``, ``Tensor.relu`` and ``Tensor.relu_``,
     in place or not, arguments by position or keyword; other activations (leaky ReLU,
-    ReLU6, ``clamp``) keep their true derivative, as in Captum. TorchScript modules
-    bypass Python function modes, so their ReLUs keep the true derivative too.
+    ReLU6, ``clamp``) keep their true derivative, as in Captum.
+
+    **Agreement with Captum.** The map equals Captum's ``Saliency(abs=False)``,
+    ``Deconvolution`` and ``GuidedBackprop`` on models built from ``nn.ReLU`` modules
+    in which each ReLU's input feeds nothing but that ReLU -- VGG-, ResNet- and
+    DenseNet-style networks, whose ReLUs follow a convolution, a batch norm or a
+    residual sum; unlike Captum, functional ReLU calls follow the rule too. The two
+    differ where a ReLU's input also feeds another branch, as in
+    ``h = f1(x); out = f2(relu(h)) + f3(h)``. Here the rule is applied, as the papers
+    define it, to the signal that passes through the ReLU, and the other branch's
+    gradient joins it unchanged at ``h``. Captum hooks the ReLU's input tensor ``h``
+    instead: its ``GuidedBackprop`` rectifies the *total* gradient at ``h``, the other
+    branch's share included, and its ``Deconvolution`` replaces that total by the
+    rectified signal from the ReLU, dropping the other branch's share.
+
+    **What it refuses rather than get wrong.** The rule is applied by a function mode,
+    which holds in the calling thread only and does not reach into TorchScript. So after
+    the forward pass, the autograd graph between ``x`` and the scores is searched. Each
+    ReLU autograd recorded there left a node: the rule's own, or torch's
+    ``ReluBackward`` from a ReLU the mode missed (one run in another thread, or in
+    TorchScript). If the search finds the latter, or an opaque TorchScript graph, a
+    ``RuntimeError`` says so (for ``"deconvnet"`` and ``"guided"``; the gradient is
+    right whatever runs the ReLU). A ReLU inside a custom ``autograd.Function`` follows
+    that function's own backward, under every rule.
     Activation checkpointing with ``use_reentrant=False`` gives the same map as without
     it; with ``use_reentrant=True`` torch itself refuses the ``torch.autograd.grad``
     call this function makes.
@@ -274,17 +349,20 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
         For an unknown rule, a bad ``x``, an output that is not ``(N, K)``, or a target
         of the wrong shape, type or range.
     RuntimeError
-        Inside ``torch.inference_mode()``.
+        Inside ``torch.inference_mode()``, or when a ReLU between ``x`` and the scores
+        escaped the rule (another thread, TorchScript).
     """
-    _rule(rule)
+    r = _rule(rule)
     x = _check_input(x)
     _check_autograd_available()
     # A tensor made under inference mode cannot require grad; a copy of it can.
     leaf = (x.clone() if x.is_inference() else x.detach()).requires_grad_(True)
     with torch.enable_grad():
+        # A fresh non-leaf copy: a model may modify its input in place.
+        inp = leaf.clone()
+        start = inp.grad_fn
         with relu_rule(rule):
-            # A fresh non-leaf copy: a model may modify its input in place.
-            scores = model(leaf.clone())
+            scores = model(inp)
         if not isinstance(scores, Tensor) or scores.ndim != 2 or scores.shape[0] != x.shape[0]:
             shape = tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
             raise ValueError(
@@ -292,6 +370,8 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
             )
         t = _targets(target, scores.shape[0], scores.shape[1]).to(scores.device)
         score = scores.gather(1, t[:, None]).sum()
+        if r != RULES["gradient"]:
+            _check_every_relu_followed_the_rule(score, start)
         (grad,) = torch.autograd.grad(score, leaf)
     return grad
 
