@@ -169,8 +169,8 @@ def relu_rule(rule: str) -> Iterator[None]:
 
     Only the forward pass needs to run inside; the backward pass may run after the
     block has closed. Like every torch function mode, the block holds in the thread
-    that opened it only. Used by :func:`attribute` and :func:`project_unit`
-    (chapter 2).
+    that opened it only; unlike :func:`attribute`, it does not check the graph for
+    ReLUs it missed. Used by :func:`attribute` and :func:`project_unit` (chapter 2).
 
     Parameters
     ----------
