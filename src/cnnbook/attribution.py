@@ -14,10 +14,12 @@ guided        yes                         yes
 
 :func:`attribute` applies the rule to *every* ReLU the model applies -- ``nn.ReLU``
 modules, in place or not, and the functional calls ``F.relu``, ``torch.relu``,
-``Tensor.relu`` and their in-place variants -- with one mechanism: a
-:class:`~torch.overrides.TorchFunctionMode`, active during the forward pass only, that
-routes each ReLU through an autograd function whose backward applies the rule's masks.
-Nothing is attached to the model, so nothing can be left behind.
+``Tensor.relu`` and their in-place variants, with their arguments given by position or
+by keyword -- with one mechanism: a :class:`~torch.overrides.TorchFunctionMode`, active
+during the forward pass only, that routes each ReLU through an autograd function whose
+backward applies the rule's masks. Nothing is attached to the model, so nothing can be
+left behind. A ReLU the mode cannot reach (one run in another thread, or inside
+TorchScript) is found in the autograd graph afterwards, and refused.
 
 The module also holds the sanity checks of the chapter (rank correlation, mask
 localisation, cascading randomisation, class sensitivity), a layer-by-layer DeconvNet
@@ -70,7 +72,13 @@ def _rule(name: str) -> Rule:
 
 
 class _RuleReLU(torch.autograd.Function):
-    """ReLU forward (in place if asked), the rule's masks backward."""
+    """ReLU forward (in place if asked), the rule's masks backward.
+
+    The output is saved for every rule, although DeconvNet never reads it: torch's own
+    ReLU saves it too, so a block run under ``torch.utils.checkpoint`` -- recomputed
+    during the backward pass with torch's ReLU, outside the mode -- saves the same
+    tensors as the forward pass did, which is what the checkpoint checks.
+    """
 
     @staticmethod
     def forward(ctx: Any, a: Tensor, rule: Rule, inplace: bool) -> Tensor:
@@ -80,8 +88,7 @@ class _RuleReLU(torch.autograd.Function):
         else:
             out = torch.relu(a)
         ctx.rule = rule
-        if rule.forward_mask:
-            ctx.save_for_backward(out)  # out > 0 exactly where a > 0
+        ctx.save_for_backward(out)  # out > 0 exactly where a > 0
         return out
 
     @staticmethod
@@ -95,13 +102,41 @@ class _RuleReLU(torch.autograd.Function):
         return (torch.relu(g) if rule.backward_mask else g), None, None
 
 
-#: Every way to call a ReLU, with whether that call is in place.
-_RELU_CALLS: dict[Callable[..., Any], bool] = {
-    torch.relu: False,
-    torch.Tensor.relu: False,
-    torch.relu_: True,
-    torch.Tensor.relu_: True,
+#: Every function that applies a ReLU, with the names of its parameters, in order.
+#: ``F.relu_`` is ``torch.relu_``; ``nn.ReLU`` calls ``F.relu``.
+_RELU_CALLS: dict[Callable[..., Any], tuple[str, ...]] = {
+    F.relu: ("input", "inplace"),
+    torch.relu: ("input",),
+    torch.relu_: ("input",),
+    torch.Tensor.relu: ("input",),
+    torch.Tensor.relu_: ("input",),
 }
+
+#: The calls that always work in place.
+_INPLACE_CALLS = (torch.relu_, torch.Tensor.relu_)
+
+
+def _relu_arguments(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Tensor, bool] | None:
+    """The input and the in-place flag of a ReLU call, however its arguments are passed.
+
+    ``None`` when ``func`` is not a ReLU, or when the arguments do not fit its
+    signature (the call then goes to torch unchanged, which reports the mistake).
+    """
+    names = _RELU_CALLS.get(func)
+    if names is None or len(args) > len(names):
+        return None
+    bound = dict(zip(names, args, strict=False))
+    for key, value in kwargs.items():
+        key = "input" if key == "self" else key  # a Tensor method's first parameter
+        if key not in names or key in bound:
+            return None
+        bound[key] = value
+    a = bound.get("input")
+    if not isinstance(a, Tensor):
+        return None
+    return a, func in _INPLACE_CALLS or bool(bound.get("inplace", False))
 
 
 class _ReLURuleMode(TorchFunctionMode):
@@ -119,11 +154,10 @@ class _ReLURuleMode(TorchFunctionMode):
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         kwargs = kwargs or {}
-        if func is F.relu:  # nn.ReLU calls F.relu(input, inplace=...)
-            inplace = kwargs.get("inplace", len(args) > 1 and args[1])
-            return _RuleReLU.apply(args[0], self.rule, bool(inplace))
-        if func in _RELU_CALLS and not kwargs:
-            return _RuleReLU.apply(args[0], self.rule, _RELU_CALLS[func])
+        if func in _RELU_CALLS:
+            call = _relu_arguments(func, args, kwargs)
+            if call is not None:
+                return _RuleReLU.apply(call[0], self.rule, call[1])
         return func(*args, **kwargs)
 
 
@@ -132,7 +166,9 @@ def relu_rule(rule: str) -> Iterator[None]:
     """Within this block, every ReLU call records ``rule`` for its backward pass.
 
     Only the forward pass needs to run inside; the backward pass may run after the
-    block has closed. Used by :func:`attribute` and :func:`project_unit` (chapter 2).
+    block has closed. Like every torch function mode, the block holds in the thread
+    that opened it only; unlike :func:`attribute`, it does not check the graph for
+    ReLUs it missed. Used by :func:`attribute` and :func:`project_unit` (chapter 2).
 
     Parameters
     ----------
@@ -144,8 +180,66 @@ def relu_rule(rule: str) -> Iterator[None]:
         yield
 
 
+def _graph_between(output: Tensor, start: Any) -> list[Any]:
+    """The autograd nodes on some path from ``start`` to ``output``.
+
+    Only they can change ``d output / d start``: a node reachable from ``output`` that
+    does not lead back to ``start`` (say, one computing a parameter) is left out.
+    """
+    children: dict[Any, list[Any]] = {}
+    stack = [output.grad_fn]
+    while stack:  # every node the score depends on, with its inputs' nodes
+        node = stack.pop()
+        if node is None or node in children:
+            continue
+        children[node] = [child for child, _ in node.next_functions if child is not None]
+        stack.extend(children[node])
+    parents: dict[Any, list[Any]] = {}
+    for node, kids in children.items():
+        for child in kids:
+            parents.setdefault(child, []).append(node)
+    between, stack = set(), [start]
+    while stack:  # and, walking back up from the input, those that lead to it
+        node = stack.pop()
+        if node in between or node not in children:
+            continue
+        between.add(node)
+        stack.extend(parents.get(node, []))
+    return [node for node in children if node in between]
+
+
+def _check_every_relu_followed_the_rule(output: Tensor, start: Any) -> None:
+    """Raise if a ReLU between the input and ``output`` bypassed the function mode.
+
+    The mode reroutes ReLUs in its own thread only and cannot see into TorchScript. A
+    ReLU it missed left torch's own ``ReluBackward`` node in the graph, or is hidden
+    in a TorchScript ``DifferentiableGraphBackward`` node; either way its backward
+    would be the plain gradient. The graph records every operation whatever thread ran
+    it, so the search does not depend on how the model spreads its work; only nodes on
+    a path from the input count, since no other ReLU changes the map.
+    """
+    names = {node.name() for node in _graph_between(output, start)}
+    if any(name.startswith("ReluBackward") for name in names):
+        raise RuntimeError(
+            "a ReLU between the input and the scores did not follow the rule: it ran "
+            "outside the forward pass's thread (a threading.Thread or an executor), or in "
+            "TorchScript, where the rule cannot reach; the map would silently be the plain "
+            "gradient there. Run the model's forward pass in the calling thread."
+        )
+    if any("DifferentiableGraph" in name for name in names):
+        raise RuntimeError(
+            "the model runs TorchScript, whose ReLUs the rule cannot reach; the map "
+            "would silently be the plain gradient there. Pass the eager (unscripted) model."
+        )
+
+
 def _targets(target: object, n: int, k: int) -> Tensor:
-    """Validate ``target`` against an ``(n, k)`` output; return ``n`` class indices."""
+    """Validate ``target`` against an ``(n, k)`` output; return ``n`` class indices.
+
+    One index (an integer, or a tensor, array or list holding exactly one integer) is
+    used for every example, as Captum does with a one-element tensor; otherwise there
+    must be one index per example, in one dimension.
+    """
     if isinstance(target, Tensor):
         arr = target.detach().cpu().numpy()
     else:
@@ -155,8 +249,8 @@ def _targets(target: object, n: int, k: int) -> Tensor:
             raise ValueError(f"target must be an int or {n} ints, got {target!r}") from err
     if arr.dtype.kind not in "iu":
         raise ValueError(f"target must be an int or {n} ints, got values of dtype {arr.dtype}")
-    if arr.ndim == 0:
-        arr = np.full(n, arr)
+    if arr.size == 1:
+        arr = np.full(n, arr.item())
     if arr.shape != (n,):
         raise ValueError(
             f"target must be an int or {n} ints (one per example), got shape {arr.shape}"
@@ -176,6 +270,15 @@ def _check_input(x: object) -> Tensor:
     return x
 
 
+def _check_autograd_available() -> None:
+    """Raise inside ``torch.inference_mode()``, which no code can undo for autograd."""
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "attribute needs autograd, which torch.inference_mode() switches off; call it "
+            "outside the inference_mode block (inside torch.no_grad() is fine)"
+        )
+
+
 def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
     """``d score / d x`` with every ReLU's backward replaced by ``rule`` (chapter 2).
 
@@ -183,19 +286,42 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
     ``"deconvnet"`` rectifies the backward signal at each ReLU and ignores the forward
     mask (Zeiler & Fergus 2014), ``"guided"`` applies both masks (Springenberg et al.
     2015). Convolutions, pooling and every other operation keep their true derivative.
-    Equal to Captum's ``Saliency(abs=False)``, ``Deconvolution`` and ``GuidedBackprop``
-    on models built from ``nn.ReLU`` modules; unlike Captum, functional ReLU calls follow
-    the rule too.
 
     The ReLUs that follow the rule are ``nn.ReLU`` modules and the calls ``F.relu``,
     ``F.relu_``, ``torch.relu``, ``torch.relu_``, ``Tensor.relu`` and ``Tensor.relu_``,
-    in place or not; other activations (leaky ReLU, ReLU6, ``clamp``) keep their true
-    derivative, as in Captum. TorchScript modules bypass Python function modes, so
-    their ReLUs keep the true derivative too.
+    in place or not, arguments by position or keyword; other activations (leaky ReLU,
+    ReLU6, ``clamp``) keep their true derivative, as in Captum.
+
+    **Agreement with Captum.** The map equals Captum's ``Saliency(abs=False)``,
+    ``Deconvolution`` and ``GuidedBackprop`` on models built from ``nn.ReLU`` modules
+    in which each ReLU's input feeds nothing but that ReLU -- VGG-, ResNet- and
+    DenseNet-style networks, whose ReLUs follow a convolution, a batch norm or a
+    residual sum; unlike Captum, functional ReLU calls follow the rule too. The two
+    differ where a ReLU's input also feeds another branch, as in
+    ``h = f1(x); out = f2(relu(h)) + f3(h)``. Here the rule is applied, as the papers
+    define it, to the signal that passes through the ReLU, and the other branch's
+    gradient joins it unchanged at ``h``. Captum hooks the ReLU's input tensor ``h``
+    instead: its ``GuidedBackprop`` rectifies the *total* gradient at ``h``, the other
+    branch's share included, and its ``Deconvolution`` replaces that total by the
+    rectified signal from the ReLU, dropping the other branch's share.
+
+    **What it refuses rather than get wrong.** The rule is applied by a function mode,
+    which holds in the calling thread only and does not reach into TorchScript. So after
+    the forward pass, the autograd graph between ``x`` and the scores is searched. Each
+    ReLU autograd recorded there left a node: the rule's own, or torch's
+    ``ReluBackward`` from a ReLU the mode missed (one run in another thread, or in
+    TorchScript). If the search finds the latter, or an opaque TorchScript graph, a
+    ``RuntimeError`` says so (for ``"deconvnet"`` and ``"guided"``; the gradient is
+    right whatever runs the ReLU). A ReLU inside a custom ``autograd.Function`` follows
+    that function's own backward, under every rule.
+    Activation checkpointing with ``use_reentrant=False`` gives the same map as without
+    it; with ``use_reentrant=True`` torch itself refuses the ``torch.autograd.grad``
+    call this function makes.
 
     The model is run as it is (call ``model.eval()`` first if it has dropout or batch
     norm); nothing is attached to it, its parameters get no ``.grad``, and ``x`` is
-    neither modified nor marked as requiring grad. No warning is emitted.
+    neither modified nor marked as requiring grad. It may be called inside
+    ``torch.no_grad()``, not inside ``torch.inference_mode()``. No warning is emitted.
 
     Parameters
     ----------
@@ -204,8 +330,9 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
     x
         Floating-point batch, typically ``(N, C, H, W)``.
     target
-        One class index for the whole batch, or ``N`` indices (a sequence, numpy array
-        or 1-D tensor of integers).
+        One class index for the whole batch (an int, or a tensor, array or list holding
+        one integer), or ``N`` indices (a sequence, numpy array or 1-D tensor of
+        integers).
     rule
         ``"gradient"``, ``"deconvnet"`` or ``"guided"``.
 
@@ -219,14 +346,21 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
     ValueError
         For an unknown rule, a bad ``x``, an output that is not ``(N, K)``, or a target
         of the wrong shape, type or range.
+    RuntimeError
+        Inside ``torch.inference_mode()``, or when a ReLU between ``x`` and the scores
+        escaped the rule (another thread, TorchScript).
     """
-    _rule(rule)
+    r = _rule(rule)
     x = _check_input(x)
-    leaf = x.detach().requires_grad_(True)
+    _check_autograd_available()
+    # A tensor made under inference mode cannot require grad; a copy of it can.
+    leaf = (x.clone() if x.is_inference() else x.detach()).requires_grad_(True)
     with torch.enable_grad():
+        # A fresh non-leaf copy: a model may modify its input in place.
+        inp = leaf.clone()
+        start = inp.grad_fn
         with relu_rule(rule):
-            # A fresh non-leaf copy: a model may modify its input in place.
-            scores = model(leaf.clone())
+            scores = model(inp)
         if not isinstance(scores, Tensor) or scores.ndim != 2 or scores.shape[0] != x.shape[0]:
             shape = tuple(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
             raise ValueError(
@@ -234,6 +368,8 @@ def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
             )
         t = _targets(target, scores.shape[0], scores.shape[1]).to(scores.device)
         score = scores.gather(1, t[:, None]).sum()
+        if r != RULES["gradient"]:
+            _check_every_relu_followed_the_rule(score, start)
         (grad,) = torch.autograd.grad(score, leaf)
     return grad
 
