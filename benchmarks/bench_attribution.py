@@ -17,7 +17,8 @@ from benchtime import interleaved_best, one_thread
 from captum.attr import Deconvolution, GuidedBackprop
 
 from cnnbook import reproducible
-from cnnbook.attribution import attribute, make_cnn
+from cnnbook.attribution import attribute
+from cnnbook.models import make_cnn
 
 
 def plain_gradient(model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,8 @@ from captum.attr import Deconvolution, GuidedBackprop, Saliency
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from cnnbook.attribution import RULES, attribute, make_cnn, project_unit
+from cnnbook.attribution import RULES, attribute, project_unit
+from cnnbook.models import make_cnn
 
 RULE_NAMES = tuple(RULES)
 RECTIFYING = ("deconvnet", "guided")

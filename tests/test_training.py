@@ -121,8 +121,8 @@ def test_recipe_validation_and_description() -> None:
 
 
 def _mlp_with_new_docs() -> Callable[..., nn.Module]:
-    def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Sequential:
-        """Another docstring."""
+    def mlp(length: object, hidden: object, n_classes: object = 2) -> nn.Module:
+        """Another docstring, other annotations."""
         if min(length, hidden, n_classes) < 1:  # and a comment
             raise ValueError("sizes must be positive")
         return nn.Sequential(
@@ -150,7 +150,7 @@ def test_recipe_hash_follows_data_and_code_not_docs(monkeypatch: pytest.MonkeyPa
     for fn in (same_code_new_docs, new_code):
         fn.__module__, fn.__qualname__ = models.mlp.__module__, models.mlp.__qualname__
     monkeypatch.setitem(models.BUILDERS, "mlp", same_code_new_docs)
-    assert recipe_hash(rec) == before, "docstrings and comments do not count"
+    assert recipe_hash(rec) == before, "docstrings, comments and annotations do not count"
     monkeypatch.setitem(models.BUILDERS, "mlp", new_code)
     assert recipe_hash(rec) != before, "a change of code changes the hash"
 

@@ -27,9 +27,7 @@ def stale() -> list[str]:
     """Recipes whose manifest entry is missing or records another recipe hash."""
     manifest = read_manifest()
     return [
-        name
-        for name in RECIPES
-        if manifest.get(name, {}).get("recipe_hash") != recipe_hash(name)
+        name for name in RECIPES if manifest.get(name, {}).get("recipe_hash") != recipe_hash(name)
     ]
 
 

@@ -246,9 +246,15 @@ def train(name: str | Recipe) -> Trained:
 
 
 def _normalised_source(obj: Callable[..., Any] | type) -> str:
-    """The code of ``obj`` without docstrings, comments or formatting."""
+    """The code of ``obj`` without docstrings, comments, type annotations or formatting."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
     for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.returns = None
+        elif isinstance(node, ast.arg):
+            node.annotation = None
+        elif isinstance(node, ast.AnnAssign):
+            node.annotation = ast.Constant(None)
         body = getattr(node, "body", None)
         if (
             isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module)
@@ -344,7 +350,7 @@ def save(name: str, trained: Trained) -> None:
     rec = recipe(name)
     WEIGHTS_DIR.mkdir(exist_ok=True)
     state = {k: v.detach().float().contiguous() for k, v in trained.model.state_dict().items()}
-    save_file(state, weights_path(name), metadata={"recipe_hash": recipe_hash(rec)})
+    save_file(state, weights_path(name))  # tensors only: the same weights, the same bytes
     manifest = read_manifest()
     manifest[name] = {
         "recipe": rec.as_dict(),
