@@ -45,3 +45,14 @@ def test_thebe_scripts_are_dropped_and_duplicates_written_once(thebe: SimpleName
     context = {"script_files": [keep, thebe, inline, inline, keep]}
     drop_remote_scripts(None, "page", "page.html", context, None)  # type: ignore[arg-type]
     assert context["script_files"] == [keep, inline]
+
+
+def test_a11y_repairs_the_two_patterns() -> None:
+    from a11y import repair
+
+    toggle = '<summary aria-label="Toggle hidden content">\n<p>Show code cell source</p>'
+    assert repair(toggle) == "<summary>\n<p>Show code cell source</p>"
+    entry = '<div class="citation" id="id7" role="doc-biblioentry">'
+    assert repair(entry) == '<div class="citation" id="id7" role="listitem">'
+    other = '<summary aria-label="Other">'
+    assert repair(other) == other

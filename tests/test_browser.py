@@ -250,3 +250,53 @@ def test_persian_question_is_rtl_in_the_bundled_typeface(
     assert fonts, "the browser reports no font for the Persian text"
     # The bundled file names its family "Vazirmatn NL" (its Arabic-script-only build).
     assert max(fonts, key=fonts.get).startswith("Vazirmatn"), f"Persian text drawn with {fonts}"
+
+
+AXE = Path(__file__).resolve().parent / "_vendor" / "axe-core" / "axe.min.js"
+#: What the book writes: the article of each page. The theme's frame (navigation bars,
+#: sidebars, search) is checked too, but reported only: it is not the book's to fix.
+CONTENT = "article.bd-article"
+
+
+def _axe(driver: WebDriver, context: object) -> list[dict]:
+    """axe-core's violations on the current page within ``context``."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    return driver.execute_async_script(
+        """
+        const [context, done] = [arguments[0], arguments[arguments.length - 1]];
+        axe.run(context, {resultTypes: ['violations']}).then(
+          r => done(r.violations.map(v => ({
+            id: v.id, impact: v.impact,
+            targets: v.nodes.map(n => n.target.join(' ')),
+          }))),
+          e => done([{id: 'axe-error', impact: 'critical', targets: [String(e)]}]));
+        """,
+        context,
+    )
+
+
+def test_no_serious_accessibility_violation_in_the_content(
+    site: Build, server: str, browser: WebDriver
+) -> None:
+    """axe-core on every page, light and dark: nothing serious or critical in the book's text.
+
+    The theme's own violations outside the article are written to
+    ``_build/screenshots/axe-theme.json`` for the record.
+    """
+    failures, theme_report = [], {}
+    for rel in _pages(site):
+        browser.get(f"{server}/{rel}")
+        _wait_for_math(browser)
+        has_content = browser.execute_script(f"return !!document.querySelector('{CONTENT}');")
+        for theme in ("light", "dark"):
+            _set_theme(browser, theme)
+            for v in _axe(browser, {"include": [CONTENT]}) if has_content else []:
+                if v["impact"] in ("serious", "critical"):
+                    failures.append(f"{rel} ({theme}): {v['id']} ({v['impact']}) at {v['targets']}")
+            theme_report[f"{rel} ({theme})"] = [
+                {"id": v["id"], "impact": v["impact"], "nodes": len(v["targets"])}
+                for v in _axe(browser, {"exclude": [CONTENT]})
+            ]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "axe-theme.json").write_text(json.dumps(theme_report, indent=1))
+    assert not failures, "\n".join(failures)
