@@ -310,6 +310,11 @@ def assemble(
     head_soup: BeautifulSoup | None = None
     for docname in docnames:
         article, soup = _article(html, docname, included, folder)
+        if not front_matter:
+            # A page printed alone is not chapter 4 of anything: no section numbers
+            # (its references to the chapters' figures keep the book's numbers).
+            for number in article.select("h1 span.section-number, h2 span.section-number"):
+                number.decompose()
         head_soup = head_soup or soup
         chapters.append((_slug(docname), article))
     assert head_soup is not None
