@@ -221,6 +221,10 @@ def test_every_page_offline(site: Build, server: str, browser: WebDriver) -> Non
             if entry["level"] == "SEVERE":
                 failures.append(f"{rel}: console error: {entry['message']}")
     assert not failures, "\n".join(failures)
+    # The Persian answer sheet is among the pages, shot in both modes.
+    assert "book/answers_fa.html" in pages
+    for theme in ("light", "dark"):
+        assert _shot_name("book/answers_fa.html", theme).is_file()
 
 
 def test_math_is_typeset_on_the_chapters(site: Build, server: str, browser: WebDriver) -> None:
@@ -233,7 +237,12 @@ def test_math_is_typeset_on_the_chapters(site: Build, server: str, browser: WebD
 
 @pytest.mark.parametrize(
     "chapter",
-    ["q1_translation_equivariance", "q2_deconvnet_guided_backprop", "q3_cnn1d_gradients"],
+    [
+        "q1_translation_equivariance",
+        "q2_deconvnet_guided_backprop",
+        "q3_cnn1d_gradients",
+        "answers_fa",  # the whole page is one Persian block
+    ],
 )
 def test_persian_question_is_rtl_in_the_bundled_typeface(
     site: Build,

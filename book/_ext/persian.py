@@ -3,9 +3,15 @@
 The content is parsed like any other MyST content (math, lists, emphasis), and the block
 is written out as ``<div class="persian" lang="fa" dir="rtl">``, so that browsers shape
 and order it as Persian and screen readers read it as Persian.
+
+A whole page in Persian says so in its front matter (``lang: fa``): its content is then
+wrapped in the same kind of block, ``<div class="persian persian-page" ...>``, while the
+site's navigation around it stays as it is.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -48,6 +54,19 @@ class PersianDirective(SphinxDirective):
         return [node]
 
 
+def wrap_persian_page(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """Lay out the body of a page whose front matter says ``lang: fa`` right to left."""
+    metadata = app.env.metadata.get(pagename, {}) if app.env else {}
+    if metadata.get("lang") != "fa" or "body" not in context:
+        return
+    context["body"] = (
+        '<div class="persian persian-page" lang="fa" dir="rtl">\n'
+        f"{context['body']}</div>\n"
+    )
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     app.add_node(
         persian_block,
@@ -56,4 +75,5 @@ def setup(app: Sphinx) -> dict[str, object]:
         text=(visit_persian_other, depart_persian_other),
     )
     app.add_directive("persian", PersianDirective)
+    app.connect("html-page-context", wrap_persian_page)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
