@@ -13,9 +13,6 @@ import numpy as np
 from matplotlib import cbook
 from matplotlib.image import imread
 
-#: Sampling rate of matplotlib's ``eeg.dat`` recording, in hertz.
-EEG_RATE_HZ = 128.0
-
 
 def load_photo(gray: bool = False) -> np.ndarray:
     """A real photograph: Grace Hopper's portrait, shipped with matplotlib.
@@ -40,8 +37,9 @@ def load_photo(gray: bool = False) -> np.ndarray:
 def load_eeg(channel: int = 0) -> np.ndarray:
     """A real 1-D signal: one channel of the EEG recording shipped with matplotlib.
 
-    The file holds 800 samples of 4 channels (float64, interleaved), sampled at
-    :data:`EEG_RATE_HZ`.
+    The file holds 800 samples of 4 channels (float64, interleaved). It records no
+    sampling rate, and matplotlib documents none (its "MRI with EEG" example merely
+    draws the 800 samples over a 10 s axis), so chapter 1 measures time in samples.
 
     Parameters
     ----------
@@ -168,6 +166,8 @@ def positions_task(
     noise: float = 0.2,
     seed: int = 0,
     splits: Sequence[str] = ("train", "seen positions", "unseen positions"),
+    n_train: int | None = None,
+    train_seed: int | None = None,
 ) -> dict[str, Split]:
     """Chapter 1's unseen-position task: two windowed sines (1.5 and 3 cycles) in noise.
 
@@ -175,12 +175,17 @@ def positions_task(
     left half of the signal; ``"unseen positions"`` places them in the right half only.
     The three splits are drawn, in that order, from one generator seeded with ``seed``.
 
+    With ``train_seed``, the ``"train"`` split is replaced by ``n_train`` examples drawn
+    like it from a generator of their own, seeded with ``(seed, train_seed)``; the two
+    test splits stay the same whatever the training set's size and seed. Chapter 1's
+    sample-efficiency curves train on such sets.
+
     Parameters
     ----------
     length, width
         Signal and pattern lengths, in samples.
     n_per_class
-        Examples per class in each split.
+        Examples per class in each split (in the training split without ``train_seed``).
     noise
         Standard deviation of the background noise.
     seed
@@ -188,9 +193,21 @@ def positions_task(
     splits
         The splits to return (all three are drawn, so each is the same whichever are
         asked for).
+    n_train
+        Size of the training split drawn with ``train_seed`` (even: half per class);
+        ``None`` is ``2 * n_per_class``. Only with ``train_seed``.
+    train_seed
+        Seed, with ``seed``, of the training split's own generator; ``None`` keeps the
+        training split drawn first from the generator of ``seed``.
     """
     if width > length // 2:
         raise ValueError(f"a pattern of {width} samples does not fit in half of {length}")
+    if train_seed is None and n_train is not None:
+        raise ValueError("n_train needs a train_seed (the training split's own generator)")
+    if n_train is not None and (n_train < 2 or n_train % 2):
+        raise ValueError(f"n_train must be even and at least 2, got {n_train}")
+    if train_seed is not None and train_seed < 0:
+        raise ValueError(f"train_seed must be non-negative, got {train_seed}")
     rng = np.random.default_rng(seed)
     patterns = [wavelet(width, 1.5), wavelet(width, 3.0)]
     left = np.arange(0, length // 2 - width + 1)
@@ -199,6 +216,12 @@ def positions_task(
     for name, allowed in [("train", left), ("seen positions", left), ("unseen positions", right)]:
         drawn[name] = Split(
             *place_patterns(patterns, [allowed, allowed], length, n_per_class, noise, rng)
+        )
+    if train_seed is not None:
+        own = np.random.default_rng([seed, train_seed])
+        per_class = n_per_class if n_train is None else n_train // 2
+        drawn["train"] = Split(
+            *place_patterns(patterns, [left, left], length, per_class, noise, own)
         )
     return _select(drawn, splits)
 

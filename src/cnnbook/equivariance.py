@@ -85,20 +85,28 @@ def _shifts_and_axes(
     return shifts, axes
 
 
-def shift(x: Array, s: IntOrInts, mode: str = "circular", axis: IntOrInts = -1) -> Array:
-    """Translate ``x`` by ``s`` samples along ``axis``: ``(T_s x)[i] = x[i - s]``.
+def shift(
+    x: Array,
+    s: IntOrInts,
+    mode: str = "circular",
+    axis: IntOrInts = -1,
+) -> Array:
+    """Shift ``x`` by ``s`` samples along ``axis``: ``(T_s x)[i] = x[i - s]``.
 
-    Used by chapter 1 for every equivariance measurement. Positive ``s`` moves content
-    towards higher indices. Several axes can be shifted at once by passing tuples.
+    Used by chapter 1 for every equivariance measurement. Positive ``s`` moves
+    content towards higher indices. Several axes can be shifted at once by
+    passing tuples.
 
     Parameters
     ----------
     x
         numpy array or torch tensor.
     s
-        Shift in samples, one integer per axis; ``|s|`` may not exceed the axis length.
+        Shift in samples, one integer per axis; ``|s|`` may not exceed the axis
+        length.
     mode
-        ``"circular"`` wraps content around; ``"zero"`` fills the vacated samples with zeros.
+        ``"circular"`` wraps content around; ``"zero"`` fills the vacated
+        samples with zeros.
     axis
         Axis or axes to shift.
 
@@ -115,7 +123,8 @@ def shift(x: Array, s: IntOrInts, mode: str = "circular", axis: IntOrInts = -1) 
         if isinstance(x, torch.Tensor):
             return torch.roll(x, shifts, dims=axes)
         return np.roll(x, shifts, axis=axes)
-    out = torch.zeros_like(x) if isinstance(x, torch.Tensor) else np.zeros_like(x)
+    is_tensor = isinstance(x, torch.Tensor)
+    out = torch.zeros_like(x) if is_tensor else np.zeros_like(x)
     src = [slice(None)] * x.ndim
     dst = [slice(None)] * x.ndim
     for si, ax in zip(shifts, axes, strict=True):
@@ -675,7 +684,9 @@ class BlurPool1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 3:
-            raise ValueError(f"mismatched dims: expected (batch, channels, length), got {x.shape}")
+            shape = "(batch, channels, length)"
+            msg = f"mismatched dims: expected {shape}, got {x.shape}"
+            raise ValueError(msg)
         channels = x.shape[1]
         weight = self.filt.to(x.dtype).expand(channels, 1, self.taps)
         padded = _pad_same(x, self.taps, "circular")

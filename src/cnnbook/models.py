@@ -323,6 +323,60 @@ def _recipes(*recipes: Recipe) -> dict[str, Recipe]:
 _Q1_POSITIONS = {"length": 48, "width": 10, "n_per_class": 400, "noise": 0.2, "seed": 0}
 _Q1_EDGES = {"length": 32, "width": 7, "n_per_class": 300, "noise": 0.2, "seed": 0}
 _Q1_ADAM = {"steps": 200, "lr": 1e-2}
+_Q1_CNN = {"n_classes": 2, "width": 8, "depth": 2, "kernel_size": 9}
+
+#: Chapter 1's capacity sweep: hidden widths of the dense baseline, and the width
+#: it keeps, the smallest whose accuracy at seen positions is within a point of the
+#: widest network's (the chapter checks this choice against the trained sweep).
+Q1_DENSE_WIDTHS = (4, 8, 16, 32, 64, 128, 256)
+Q1_DENSE_HIDDEN = 64
+
+#: Chapter 1's sample-efficiency curves: model kinds, training-set sizes and seeds.
+Q1_SAMPLE_KINDS = ("cnn", "locally_connected", "dense")
+Q1_SAMPLE_SIZES = (20, 50, 100, 200, 400, 800, 1600, 3200)
+Q1_SAMPLE_SEEDS = (0, 1, 2)
+_Q1_SAMPLE_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "cnn": ("global_pool_classifier", _Q1_CNN),
+    "locally_connected": ("locally_connected_classifier", {"length": 48, **_Q1_CNN}),
+    "dense": ("mlp", {"length": 48, "hidden": Q1_DENSE_HIDDEN}),
+}
+
+
+def q1_width_sweep() -> dict[int, str]:
+    """Chapter 1's capacity sweep: the recipe name of each hidden width.
+
+    The width the chapter keeps is the recipe ``"q1_dense"``; the others are
+    ``"q1_dense_h<width>"``. All train on the same data as ``"q1_dense"``.
+    """
+    return {
+        hidden: "q1_dense" if hidden == Q1_DENSE_HIDDEN else f"q1_dense_h{hidden}"
+        for hidden in Q1_DENSE_WIDTHS
+    }
+
+
+def q1_sample_name(kind: str, n_train: int, seed: int) -> str:
+    """The recipe of one point of chapter 1's sample-efficiency curves.
+
+    Parameters
+    ----------
+    kind
+        One of :data:`Q1_SAMPLE_KINDS`: ``"cnn"`` (shared weights),
+        ``"locally_connected"`` (its untied twin) or ``"dense"``.
+    n_train
+        Training-set size, one of :data:`Q1_SAMPLE_SIZES`.
+    seed
+        Seed of the initial weights and of the training set's draw, one of
+        :data:`Q1_SAMPLE_SEEDS`.
+
+    Returns
+    -------
+    str
+        ``"q1_sample_<kind>_n<n_train>_s<seed>"``, e.g. ``"q1_sample_cnn_n100_s0"``.
+    """
+    if kind not in Q1_SAMPLE_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {Q1_SAMPLE_KINDS}")
+    return f"q1_sample_{kind}_n{n_train}_s{seed}"
+
 
 #: Every model the book trains, by name.
 RECIPES: dict[str, Recipe] = _recipes(
@@ -332,7 +386,7 @@ RECIPES: dict[str, Recipe] = _recipes(
         "global_pool_classifier",
         "positions_task",
         "full_batch_adam",
-        model_args={"n_classes": 2, "width": 8, "depth": 2, "kernel_size": 9},
+        model_args=_Q1_CNN,
         task_args=_Q1_POSITIONS,
         trainer_args=_Q1_ADAM,
     ),
@@ -342,7 +396,7 @@ RECIPES: dict[str, Recipe] = _recipes(
         "locally_connected_classifier",
         "positions_task",
         "full_batch_adam",
-        model_args={"length": 48, "n_classes": 2, "width": 8, "depth": 2, "kernel_size": 9},
+        model_args={"length": 48, **_Q1_CNN},
         task_args=_Q1_POSITIONS,
         trainer_args=_Q1_ADAM,
     ),
@@ -352,7 +406,7 @@ RECIPES: dict[str, Recipe] = _recipes(
         "mlp",
         "positions_task",
         "full_batch_adam",
-        model_args={"length": 48, "hidden": 4},
+        model_args={"length": 48, "hidden": Q1_DENSE_HIDDEN},
         task_args=_Q1_POSITIONS,
         trainer_args=_Q1_ADAM,
     ),
@@ -384,6 +438,38 @@ RECIPES: dict[str, Recipe] = _recipes(
         model_args={"n_classes": 3, "widths": (8, 16, 32), "hidden": 64},
         task_args={"n_train": 3200, "n_test": 800, "size": 32, "seed": 0},
         trainer_args={"epochs": 12, "batch_size": 32, "lr": 3e-3},
+    ),
+    # chapter 1, capacity of the dense baseline
+    *(
+        Recipe(
+            name,
+            1,
+            "mlp",
+            "positions_task",
+            "full_batch_adam",
+            model_args={"length": 48, "hidden": hidden},
+            task_args=_Q1_POSITIONS,
+            trainer_args=_Q1_ADAM,
+        )
+        for hidden, name in q1_width_sweep().items()
+        if name != "q1_dense"
+    ),
+    # chapter 1, sample efficiency
+    *(
+        Recipe(
+            q1_sample_name(kind, n_train, seed),
+            1,
+            _Q1_SAMPLE_MODELS[kind][0],
+            "positions_task",
+            "full_batch_adam",
+            seed=seed,
+            model_args=_Q1_SAMPLE_MODELS[kind][1],
+            task_args={**_Q1_POSITIONS, "n_train": n_train, "train_seed": seed},
+            trainer_args=_Q1_ADAM,
+        )
+        for kind in Q1_SAMPLE_KINDS
+        for n_train in Q1_SAMPLE_SIZES
+        for seed in Q1_SAMPLE_SEEDS
     ),
 )
 
