@@ -229,6 +229,10 @@ TASKS: dict[str, Callable[..., dict[str, Split]]] = {
 
 Trainer = Literal["full_batch_adam", "minibatch_adam_cosine"]
 
+#: Data sets made for recipes, by task, arguments and split (see :meth:`Recipe.data`).
+_DATA_CACHE: dict[str, dict[str, Split]] = {}
+_DATA_CACHE_SIZE = 6
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -308,9 +312,21 @@ class Recipe:
         return BUILDERS[self.model](**self.model_args)
 
     def data(self, split: str | None = None) -> dict[str, Split]:
-        """Every split of the recipe's task, or only ``split`` where the task can skip the rest."""
-        splits = TASKS[self.task](**self.task_args, **({"splits": (split,)} if split else {}))
-        return splits if split is None else {split: splits[split]}
+        """Every split of the recipe's task, or only ``split`` where the task can skip the rest.
+
+        Recipes that share a task share its data: the last few data sets made are kept,
+        and each call returns fresh copies of their arrays.
+        """
+        key = canonical_json([self.task, dict(self.task_args), split])
+        if key not in _DATA_CACHE:
+            while len(_DATA_CACHE) >= _DATA_CACHE_SIZE:
+                _DATA_CACHE.pop(next(iter(_DATA_CACHE)))
+            kwargs = {"splits": (split,)} if split else {}
+            _DATA_CACHE[key] = TASKS[self.task](**self.task_args, **kwargs)
+        return {
+            name: Split(*(None if a is None else a.copy() for a in arrays))
+            for name, arrays in _DATA_CACHE[key].items()
+        }
 
 
 def _recipes(*recipes: Recipe) -> dict[str, Recipe]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import hashlib
 import inspect
 import json
@@ -58,6 +59,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 #: The environment variable that makes :func:`load` re-train instead of loading.
 RETRAIN_VARIABLE = "CNNBOOK_RETRAIN"
+
+_MANIFEST_CACHE: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
 
 
 def _as_tensor(value: np.ndarray | Tensor) -> Tensor:
@@ -245,6 +248,7 @@ def train(name: str | Recipe) -> Trained:
 # ---------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _normalised_source(obj: Callable[..., Any] | type) -> str:
     """The code of ``obj`` without docstrings, comments, type annotations or formatting."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
@@ -271,8 +275,13 @@ def _normalised_source(obj: Callable[..., Any] | type) -> str:
 _RECIPE_DATA = frozenset({"Recipe", "recipe"})
 
 
-def _referenced(obj: Callable[..., Any] | type) -> Iterator[Callable[..., Any] | type]:
+@functools.cache
+def _referenced(obj: Callable[..., Any] | type) -> tuple[Callable[..., Any] | type, ...]:
     """Functions and classes of cnnbook that the code of ``obj`` names."""
+    return tuple(_names_in(obj))
+
+
+def _names_in(obj: Callable[..., Any] | type) -> Iterator[Callable[..., Any] | type]:
     namespace = vars(sys.modules[obj.__module__])
     for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(obj)))):
         value: object = None
@@ -337,12 +346,21 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def read_manifest() -> dict[str, dict[str, Any]]:
-    """The manifest: for each model, its recipe and hash, weights hash, losses, metrics."""
+def _manifest() -> dict[str, dict[str, Any]]:
+    """The parsed manifest, read once per version of the file (not to be modified)."""
     if not MANIFEST.exists():
         return {}
-    entries: dict[str, dict[str, Any]] = json.loads(MANIFEST.read_text())
-    return entries
+    stat = MANIFEST.stat()
+    key = (str(MANIFEST), stat.st_mtime_ns, stat.st_size)
+    if key not in _MANIFEST_CACHE:  # a chapter loads dozens of models: parse the file once
+        _MANIFEST_CACHE.clear()
+        _MANIFEST_CACHE[key] = json.loads(MANIFEST.read_text())
+    return _MANIFEST_CACHE[key]
+
+
+def read_manifest() -> dict[str, dict[str, Any]]:
+    """The manifest: for each model, its recipe and hash, weights hash, losses, metrics."""
+    return copy.deepcopy(_manifest())
 
 
 def save(name: str, trained: Trained) -> None:
@@ -389,7 +407,7 @@ def load(name: str, *, retrain: bool | None = None) -> Trained:
     if retrain if retrain is not None else _retrain_requested():
         fresh = train(rec)
         return Trained(_as_float64(fresh.model), fresh.losses, fresh.metrics)
-    entry = read_manifest().get(name)
+    entry = _manifest().get(name)
     path = weights_path(name)
     if entry is None or not path.exists():
         raise FileNotFoundError(
