@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 
 import matplotlib as mpl
 import numpy as np
@@ -23,7 +24,10 @@ from cnnbook.cnn1d import (
     Spec,
     autograd_gradients,
     cost,
+    cost_and_gradients,
+    count_in_m,
     count_parameters,
+    format_in_m,
     forward,
     gradients,
     init_params,
@@ -158,6 +162,39 @@ def test_padding_at_one_end_only() -> None:
     assert Spec().pad_right == Spec().pad_left == 1
 
 
+def test_count_in_m_of_the_assignment_and_of_one_end_padding() -> None:
+    """Hand-computed: 2 + 1 + 393 m + m + m + 1, and 392 pooled values with one zero."""
+    assert count_in_m(Spec(hidden=7)) == {
+        "W_C": (0, 2), "b_C": (0, 1), "W_B": (393, 0), "b_B": (1, 0),
+        "W_A": (1, 0), "b_A": (0, 1), "total": (395, 4),
+    }  # fmt: skip
+    assert count_in_m(Spec(padding_right=0))["total"] == (394, 4)
+    assert count_in_m(Spec(padding=0))["total"] == (394, 4)
+    assert count_in_m(Spec(pool_stride=1))["total"] == (787, 4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=specs(max_hidden=3), m=st.integers(1, 40))
+def test_count_in_m_predicts_the_torch_twin_at_any_width(spec: Spec, m: int) -> None:
+    a, b = count_in_m(spec)["total"]
+    wide = replace(spec, hidden=m)
+    assert a * m + b == sum(p.numel() for p in _twin(wide).parameters())
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "latex"),
+    [(395, 4, r"395\,m + 4"), (393, 0, r"393\,m"), (1, 1, "m + 1"), (1, 0, "m"),
+     (0, 3, "3"), (0, 0, "0")],
+)  # fmt: skip
+def test_format_in_m(a: int, b: int, latex: str) -> None:
+    assert format_in_m(a, b) == latex
+
+
+def test_format_in_m_rejects_negative_terms() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        format_in_m(-1, 4)
+
+
 @settings(max_examples=60, deadline=None)
 @given(spec=specs())
 def test_count_matches_torch_twin(spec: Spec) -> None:
@@ -253,6 +290,21 @@ def test_gradients_match_torch_autograd(spec: Spec, seed: int, n: int) -> None:
     for name in PARAM_NAMES:
         assert ours[name].shape == params[name].shape, name
         assert relative_error(ours[name], reference[name]) <= 1e-10, name
+
+
+@settings(max_examples=30, deadline=None)
+@given(spec=specs(), seed=st.integers(0, 2**16), n=st.integers(1, 4))
+def test_cost_and_gradients_match_torch_loss_and_autograd(spec: Spec, seed: int, n: int) -> None:
+    params, x, y = _problem(spec, seed, n)
+    z, reference = _autograd(spec, params, x, y)
+    assume(np.all(np.minimum(z, 1 - z) > 1e-4))
+    literal = float(np.sum(-y * np.log(z) - (1 - y) * np.log(1 - z)))
+    total, grads = cost_and_gradients(spec, params, x, y)
+    assert total == pytest.approx(literal, rel=1e-10)
+    for name in PARAM_NAMES:
+        assert relative_error(grads[name], reference[name]) <= 1e-10, name
+    single_total, _ = cost_and_gradients(spec, params, x[0], y[0])
+    assert single_total == pytest.approx(cost(spec, params, x[0], y[0]), rel=1e-13)
 
 
 @settings(max_examples=30, deadline=None)

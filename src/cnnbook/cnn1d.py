@@ -15,7 +15,7 @@ Python loops run over the few taps of a kernel or of a pooling window. The check
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -141,6 +141,39 @@ def count_parameters(spec: Spec) -> dict[str, int]:
     return counts
 
 
+def count_in_m(spec: Spec) -> dict[str, tuple[int, int]]:
+    """Each group's count, and the total, as ``a * m + b`` in the FC1 width ``m``.
+
+    Every count of :func:`count_parameters` is affine in ``m = spec.hidden``
+    (no group has a term in ``m`` squared), so two widths fix it: ``a`` is the
+    count at ``m = 2`` minus the count at ``m = 1``, and ``b`` what is left.
+    The ``hidden`` of ``spec`` itself is ignored. Used by chapter 3, whose
+    answer ``395 m + 4`` is ``count_in_m(Spec())["total"] == (395, 4)``.
+
+    Returns
+    -------
+    dict
+        Same keys as :func:`count_parameters`, each mapped to ``(a, b)``.
+    """
+    one = count_parameters(replace(spec, hidden=1))
+    two = count_parameters(replace(spec, hidden=2))
+    return {name: (two[name] - one[name], 2 * one[name] - two[name]) for name in one}
+
+
+def format_in_m(a: int, b: int) -> str:
+    r"""LaTeX for ``a * m + b``, as the book writes a count: ``395\,m + 4``.
+
+    Terms that are zero are left out and a coefficient 1 is not written
+    (``m + 1``, ``393\,m``, ``3``); ``0`` when both are zero. Used by chapter 3.
+    """
+    if a < 0 or b < 0:
+        raise ValueError(f"a count has no negative terms, got a={a}, b={b}")
+    slope = "" if a == 0 else "m" if a == 1 else f"{a}\\,m"
+    if not slope:
+        return str(b)
+    return slope if b == 0 else f"{slope} + {b}"
+
+
 def init_params(spec: Spec, seed: int = 0) -> Params:
     """Random parameters, drawn as torch draws them by default for ``Conv1d`` and ``Linear``.
 
@@ -227,7 +260,9 @@ def _check_y(y: object, n: int, single: bool) -> np.ndarray:
 
 def pad_forward(x: np.ndarray, left: int, right: int) -> np.ndarray:
     """Zero padding of ``(N, L)`` to ``(N, left + L + right)``: ``x~``."""
-    return np.pad(x, ((0, 0), (left, right)))
+    x_pad = np.zeros((x.shape[0], left + x.shape[1] + right))
+    x_pad[:, left : left + x.shape[1]] = x
+    return x_pad
 
 
 def conv_forward(
@@ -257,13 +292,17 @@ def conv_forward(
     return c, (windows,)
 
 
-def conv_backward(delta_C: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray]:
+def conv_backward(
+    delta_C: np.ndarray,
+    cache: Cache,
+) -> tuple[np.ndarray, np.ndarray]:
     """Gradients of Conv1's parameters from ``delta_C = dCost/dc`` ``(N, L_C)``.
 
-    ``dW_C[i] = sum_n sum_j delta_C[n, j] x~[n, j s + i]`` is the correlation of the padded
-    input with the delta (weight sharing sums over positions); ``db_C = sum delta_C``.
+    ``dW_C[i] = sum_n sum_j delta_C[n, j] x~[n, j s + i]`` is the correlation
+    of the padded input with the delta (weight sharing sums over positions);
+    ``db_C = sum delta_C``.
     """
-    (windows,) = cache
+    (windows,) = cache  # windows[n, j, i] = x~[n, j s + i], a view
     dW_C = np.einsum("nj,nji->i", delta_C, windows)
     db_C = delta_C.sum()
     return dW_C, np.asarray(db_C)
@@ -303,8 +342,8 @@ def avgpool_forward(r: np.ndarray, pool: int, pool_stride: int) -> tuple[np.ndar
 def avgpool_backward(dp: np.ndarray, cache: Cache) -> np.ndarray:
     """Spread ``dCost/dp_q`` as ``1/w`` to each position of window ``q``.
 
-    Positions that belong to several windows collect from each; positions that no window
-    covers (dropped by the floor) get 0.
+    Positions that belong to several windows collect from each; positions that
+    no window covers (dropped by the floor) get 0.
     """
     shape, slices, pool = cache
     dr = np.zeros(shape)
@@ -371,15 +410,16 @@ def _network_forward(spec: Spec, params: Params, x: np.ndarray) -> tuple[np.ndar
 
 
 def _network_backward(delta_A: np.ndarray, caches: list[Cache]) -> Params:
-    """All six gradients from the output delta ``delta_A = z - y``, layer by layer."""
-    conv_cache, relu_c_cache, pool_cache, fc1_cache, relu_u_cache, out_cache = caches
-    dh, dW_A, db_A = dense_backward(delta_A, out_cache)
-    delta_B = relu_backward(dh, relu_u_cache)
-    dp, dW_B, db_B = dense_backward(delta_B, fc1_cache)
-    dr = avgpool_backward(dp, pool_cache)
-    delta_C = relu_backward(dr, relu_c_cache)
-    dW_C, db_C = conv_backward(delta_C, conv_cache)
-    return {"W_C": dW_C, "b_C": db_C, "W_B": dW_B, "b_B": db_B, "W_A": dW_A, "b_A": db_A}
+    """All six gradients from the output delta ``delta_A = z - y``, in order."""
+    conv, relu_c, pool, fc1, relu_u, out = caches  # the layers' caches
+    dh, dW_A, db_A = dense_backward(delta_A, out)  # step 1: Z's parameters
+    delta_B = relu_backward(dh, relu_u)  # step 2
+    dp, dW_B, db_B = dense_backward(delta_B, fc1)  # step 3: g = dp
+    dr = avgpool_backward(dp, pool)  # step 4
+    delta_C = relu_backward(dr, relu_c)  # step 5
+    dW_C, db_C = conv_backward(delta_C, conv)  # step 6
+    grads = (dW_C, db_C, dW_B, db_B, dW_A, db_A)
+    return dict(zip(PARAM_NAMES, grads, strict=True))
 
 
 def forward(spec: Spec, params: Mapping[str, object], x: object) -> np.ndarray:
@@ -437,12 +477,35 @@ def gradients(spec: Spec, params: Mapping[str, object], x: object, y: object) ->
     dict
         Same keys and shapes as ``params``; the cost is summed over the examples.
     """
+    return cost_and_gradients(spec, params, x, y)[1]
+
+
+def cost_and_gradients(
+    spec: Spec, params: Mapping[str, object], x: object, y: object
+) -> tuple[float, Params]:
+    """:func:`cost` and :func:`gradients` from one forward pass (chapter 3's SGD).
+
+    Parameters
+    ----------
+    spec
+        The architecture.
+    params
+        ``W_C, b_C, W_B, b_B, W_A, b_A``.
+    x, y
+        One example ``(L,)`` with a scalar label, or a batch ``(N, L)`` with labels ``(N,)``;
+        labels are 0 or 1.
+
+    Returns
+    -------
+    cost, grads
+        The summed binary cross-entropy, and a dict with the keys and shapes of ``params``.
+    """
     checked = check_params(spec, params)
     batch, single = _check_x(spec, x)
     labels = _check_y(y, batch.shape[0], single)
     a, caches = _network_forward(spec, checked, batch)
-    _, delta_A = bce_with_logits(a, labels)
-    return _network_backward(delta_A, caches)
+    total, delta_A = bce_with_logits(a, labels)
+    return total, _network_backward(delta_A, caches)
 
 
 def pre_activations(

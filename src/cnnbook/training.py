@@ -48,9 +48,8 @@ from cnnbook.cnn1d import (
     Spec,
     TorchTwin,
     check_params,
-    cost,
+    cost_and_gradients,
     count_parameters,
-    gradients,
 )
 from cnnbook.models import Recipe, canonical_json, recipe
 
@@ -480,18 +479,20 @@ def train_sgd(
     lr: float,
     batches: list[np.ndarray],
 ) -> TrainingRun:
-    """Plain SGD on the summed cost with the hand-derived :func:`gradients` (chapter 3).
+    """Plain SGD on the summed cost with the hand-derived gradients (chapter 3).
 
-    Each step is ``theta <- theta - lr * dCost_batch/dtheta``.
+    Each step is ``theta <- theta - lr * dCost_batch/dtheta``; the cost and its
+    gradients come from one pass of :func:`~cnnbook.cnn1d.cost_and_gradients`.
     """
     current = check_params(spec, params)
+    n_params = count_parameters(spec)["total"]
     losses = np.empty(len(batches))
-    trajectory = np.empty((len(batches) + 1, count_parameters(spec)["total"]))
+    trajectory = np.empty((len(batches) + 1, n_params))
     for step, batch in enumerate(batches):
         trajectory[step] = flatten(current)
-        losses[step] = cost(spec, current, x[batch], y[batch]) / batch.size
-        grads = gradients(spec, current, x[batch], y[batch])
-        current = {name: current[name] - lr * grads[name] for name in PARAM_NAMES}
+        loss, grads = cost_and_gradients(spec, current, x[batch], y[batch])
+        losses[step] = loss / batch.size
+        current = {k: current[k] - lr * grads[k] for k in PARAM_NAMES}
     trajectory[-1] = flatten(current)
     return TrainingRun(current, losses, trajectory)
 
