@@ -8,12 +8,9 @@ recipes' own data; a line count of the chapter's source.
 
 from __future__ import annotations
 
-import ast
 import json
-import re
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
@@ -136,49 +133,3 @@ def test_kept_width_follows_the_rule_on_the_committed_metrics() -> None:
 # --- the chapter's code fits the page -------------------------------------------------
 
 WIDTH = 80
-
-
-def _included_objects(markdown: str) -> list[tuple[str, str, int]]:
-    """(file, object, dedent) of every ``{literalinclude}`` with ``:pyobject:``."""
-    found = []
-    pattern = r"```\{literalinclude\} (\S+)\n((?::\w+:.*\n)*)```"
-    for path, options in re.findall(pattern, markdown):
-        opts = dict(re.findall(r":(\w+):\s*(.*)", options))
-        if "pyobject" in opts:
-            found.append((path, opts["pyobject"].strip(), int(opts.get("dedent", 0) or 0)))
-    return found
-
-
-def _object_lines(path: Path, dotted: str) -> list[str]:
-    source = path.read_text()
-    node: ast.AST = ast.parse(source)
-    for part in dotted.split("."):
-        node = next(
-            n
-            for n in ast.iter_child_nodes(node)
-            if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == part
-        )
-    return source.splitlines()[node.lineno - 1 : node.end_lineno]
-
-
-def test_chapter_code_is_at_most_80_characters_wide() -> None:
-    nb = nbformat.read(CHAPTER, as_version=4)
-    too_wide = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            lines = cell.source.splitlines()
-        else:
-            blocks = re.findall(r"```python\n(.*?)```", cell.source, flags=re.S)
-            lines = [line for block in blocks for line in block.splitlines()]
-            for path, obj, dedent in _included_objects(cell.source):
-                shown = _object_lines((CHAPTER.parent / path).resolve(), obj)
-                lines += [line[dedent:] for line in shown]
-        too_wide += [(i, line) for line in lines if len(line) > WIDTH]
-    assert too_wide == []
-
-
-def test_width_check_sees_included_source() -> None:
-    cell = "```{literalinclude} ../src/cnnbook/equivariance.py\n:pyobject: shift\n```\n"
-    assert _included_objects(cell) == [("../src/cnnbook/equivariance.py", "shift", 0)]
-    lines = _object_lines(ROOT / "src/cnnbook/equivariance.py", "BlurPool1d.forward")
-    assert lines[0].strip().startswith("def forward")
