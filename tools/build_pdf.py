@@ -459,20 +459,25 @@ math().then(() => document.fonts.ready).then(images).then(() => {
 _FIT_JS = """
 const width = arguments[0];
 let scaled = 0;
-const fit = (el, avail) => {
-  const w = el.scrollWidth;
+// Shrink what is wider than the room it has, by the ratio of the two, relative to the
+// size it already has (MathJax sets its own font size on a formula's container).
+const fit = (el, measured, avail) => {
+  const w = measured.scrollWidth;
   if (w > avail + 1) {
     const k = Math.max(0.5, avail / w);
-    el.style.fontSize = (k * 100).toFixed(1) + '%';
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    el.style.fontSize = (size * k).toFixed(2) + 'px';
     scaled += 1;
   }
 };
 document.querySelectorAll('mjx-container[display="true"]').forEach(m => {
   const box = m.closest('div.math') || m.parentElement;
-  fit(m, Math.min(width, box.clientWidth || width) - 50);
+  // The container spans the text block; the formula is its first child.
+  const formula = m.querySelector('mjx-math') || m;
+  fit(m, formula, Math.min(width, box.clientWidth || width) - 50);
 });
 document.querySelectorAll('table').forEach(t => {
-  fit(t, Math.min(width, (t.parentElement && t.parentElement.clientWidth) || width));
+  fit(t, t, Math.min(width, (t.parentElement && t.parentElement.clientWidth) || width));
 });
 return scaled;
 """
