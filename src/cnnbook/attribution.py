@@ -22,8 +22,8 @@ left behind. A ReLU the mode cannot reach (one run in another thread, or inside
 TorchScript) is found in the autograd graph afterwards, and refused.
 
 The module also holds the sanity checks of the chapter (rank correlation, mask
-localisation, cascading randomisation, class sensitivity), a layer-by-layer DeconvNet
-written as Zeiler & Fergus describe it, and the small CNN the chapter trains.
+localisation and the object's outline, cascading randomisation, class and unit
+sensitivity), and a layer-by-layer DeconvNet written as Zeiler & Fergus describe it.
 """
 
 from __future__ import annotations
@@ -555,23 +555,54 @@ def _output_padding(conv: nn.Conv2d, in_shape: torch.Size, out_shape: torch.Size
 
 def _ranks(v: Tensor) -> Tensor:
     """Row-wise ranks ``1..M`` of an ``(N, M)`` tensor, ties sharing their mean rank."""
-    s = v.sort(dim=1).values
-    lo = torch.searchsorted(s, v, right=False)
-    hi = torch.searchsorted(s, v, right=True)
-    return (lo + hi + 1).to(torch.float64) / 2
+    n, m = v.shape
+    s, order = v.sort(dim=1, stable=True)
+    starts = torch.ones(n, m, dtype=torch.bool)
+    starts[:, 1:] = s[:, 1:] != s[:, :-1]
+    group = starts.cumsum(dim=1) - 1  # index of each sorted entry's run of ties
+    position = torch.arange(1, m + 1, dtype=torch.float64).expand(n, m)
+    total = torch.zeros(n, m, dtype=torch.float64).scatter_add_(1, group, position)
+    count = torch.zeros(n, m, dtype=torch.float64).scatter_add_(1, group, torch.ones_like(position))
+    mean = (total / count.clamp(min=1)).gather(1, group)  # each run's mean rank
+    return torch.empty_like(mean).scatter_(1, order, mean)
 
 
-def rank_correlation(a: Tensor, b: Tensor) -> Tensor:
+def _unit_ranks(v: Tensor, keep: Tensor | None = None) -> Tensor:
+    """Each row's ranks, centred and scaled to unit length: ``rho(a, b) = (ua * ub).sum(1)``.
+
+    ``v`` is ``(N, M)`` float64. Only the entries where ``keep`` is true are ranked
+    (among themselves); the others get 0. A row without a ranking (constant, or holding
+    a NaN) is NaN.
+    """
+    undefined = v.isnan().any(dim=1, keepdim=True)
+    v = v.nan_to_num(0.0)
+    if keep is None:
+        r = _ranks(v)
+        r = r - (v.shape[1] + 1) / 2
+    else:
+        # Left-out entries rank above every kept one, so the kept ones rank 1..k among
+        # themselves; centring on (k + 1) / 2 and zeroing the rest leaves only them.
+        r = _ranks(torch.where(keep, v, torch.inf))
+        centre = (keep.sum(dim=1, keepdim=True) + 1).to(torch.float64) / 2
+        r = torch.where(keep, r - centre, 0.0)
+    r = r / torch.linalg.vector_norm(r, dim=1, keepdim=True)  # 0 / 0 = NaN if constant
+    return torch.where(undefined, torch.nan, r)
+
+
+def rank_correlation(a: Tensor, b: Tensor, where: Tensor | None = None) -> Tensor:
     """Spearman rank correlation between ``a[i]`` and ``b[i]`` for each example ``i``.
 
     Ties get their average rank (as ``scipy.stats.spearmanr``). A constant map has no
-    ranking: its correlation is NaN (silently). Chapter 2 compares attribution maps with
-    it, as Adebayo et al. (2018) do.
+    ranking: its correlation is NaN (silently), and so is that of a map holding a NaN.
+    Chapter 2 compares attribution maps with it, as Adebayo et al. (2018) do.
 
     Parameters
     ----------
     a, b
         Tensors of the same shape ``(N, ...)``; each example is flattened.
+    where
+        Optional boolean tensor of the same shape: correlate each example over the
+        entries where it is true only (ranked among themselves).
 
     Returns
     -------
@@ -582,12 +613,13 @@ def rank_correlation(a: Tensor, b: Tensor) -> Tensor:
         raise ValueError(
             f"a and b must have the same shape (N, ...), got {tuple(a.shape)} and {tuple(b.shape)}"
         )
+    if where is not None and (where.shape != a.shape or where.dtype != torch.bool):
+        raise ValueError(f"where must be a boolean tensor of shape {tuple(a.shape)}")
     n = a.shape[0]
-    ra = _ranks(a.detach().reshape(n, -1))
-    rb = _ranks(b.detach().reshape(n, -1))
-    ra = ra - ra.mean(dim=1, keepdim=True)
-    rb = rb - rb.mean(dim=1, keepdim=True)
-    return (ra * rb).sum(dim=1) / torch.sqrt((ra * ra).sum(dim=1) * (rb * rb).sum(dim=1))
+    keep = None if where is None else where.reshape(n, -1)
+    ua = _unit_ranks(a.detach().reshape(n, -1).to(torch.float64), keep)
+    ub = _unit_ranks(b.detach().reshape(n, -1).to(torch.float64), keep)
+    return (ua * ub).sum(dim=1)
 
 
 def localisation(attributions: Tensor, masks: Tensor) -> Tensor:
@@ -618,6 +650,38 @@ def localisation(attributions: Tensor, masks: Tensor) -> Tensor:
     pos = torch.relu(attributions.detach()).to(torch.float64)
     inside = (pos * m.to(torch.float64)).sum(dim=(1, 2, 3))
     return inside / pos.sum(dim=(1, 2, 3))
+
+
+def outline(masks: Tensor, width: int = 1) -> Tensor:
+    """The band of pixels at most ``width`` pixels from an object's boundary (chapter 2).
+
+    A pixel is in the band when its ``(2 width + 1)``-square neighbourhood holds both
+    object and background (pixels beyond the image's border count as background), so
+    the band straddles the boundary: ``width`` pixels inside, ``width`` outside. Scored
+    with :func:`localisation`, it asks whether a map follows the object's edges.
+
+    Parameters
+    ----------
+    masks
+        ``(N, H, W)`` boolean object masks.
+    width
+        Half-width of the band, in pixels (``>= 1``).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, H, W)`` boolean band.
+    """
+    if masks.ndim != 3 or masks.dtype != torch.bool:
+        raise ValueError(f"masks must be boolean (N, H, W), got {masks.dtype} {tuple(masks.shape)}")
+    if width < 1:
+        raise ValueError(f"width must be >= 1, got {width}")
+    m = masks[:, None].to(torch.float64)
+    k = 2 * width + 1
+    any_object = F.max_pool2d(m, k, 1, width)  # padding counts as -inf: no object
+    padded = F.pad(1.0 - m, (width,) * 4, value=1.0)  # beyond the border: background
+    any_background = F.max_pool2d(padded, k, 1)
+    return ((any_object > 0) & (any_background > 0))[:, 0]
 
 
 def _parametrised_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -699,11 +763,13 @@ def cascading_randomization(
             for rule in rules:
                 maps[rule].append(attribute(clone, x, target, rule))
     correlation = {}
+    n = x.shape[0]
     for rule, steps in maps.items():
-        ref = steps[0].abs() if absolute else steps[0]
-        correlation[rule] = np.stack(
-            [rank_correlation(ref, m.abs() if absolute else m).numpy() for m in steps]
-        )
+        u = [
+            _unit_ranks((m.abs() if absolute else m).reshape(n, -1).to(torch.float64))
+            for m in steps
+        ]
+        correlation[rule] = np.stack([(u[0] * v).sum(dim=1).numpy() for v in u])
     return Cascade(
         layers=[name for name, _ in layers],
         correlation=correlation,
@@ -711,11 +777,70 @@ def cascading_randomization(
     )
 
 
+def class_maps(model: nn.Module, x: Tensor, rule: str) -> Tensor:
+    """The maps of every class score under ``rule``, stacked (chapter 2).
+
+    Parameters
+    ----------
+    model
+        Classifier with ``K`` outputs.
+    x
+        Input batch ``(N, ...)``.
+    rule
+        As in :func:`attribute`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(K, N, ...)``: entry ``[k]`` is ``attribute(model, x, k, rule)``.
+    """
+    _rule(rule)
+    with torch.no_grad():
+        k = model(_check_input(x)).shape[1]
+    return torch.stack([attribute(model, x, c, rule) for c in range(k)])
+
+
+def pairwise_rank_correlation(
+    maps: Tensor, absolute: bool = True, within_support: bool = False
+) -> Tensor:
+    """Rank correlation between every pair of an example's maps (chapter 2).
+
+    Parameters
+    ----------
+    maps
+        ``(K, N, ...)``: ``K`` maps of each of ``N`` examples (from :func:`class_maps`
+        or :func:`unit_maps`). A map holding NaN gives NaN correlations.
+    absolute
+        Correlate ``|map|`` rather than the signed map.
+    within_support
+        Correlate an example's maps only over the entries where at least one of its
+        ``K`` maps is non-zero. A hidden unit's projection is zero outside its receptive
+        field; counted there, the zeros that all the projections of one place share
+        would make any two of them look alike.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, K, K)`` float64: entry ``[i, j, k]`` correlates maps ``j`` and ``k`` of
+        example ``i`` (1 on the diagonal where a map has a ranking).
+    """
+    if maps.ndim < 2:
+        raise ValueError(f"maps must be (K, N, ...), got {tuple(maps.shape)}")
+    k, n = maps.shape[:2]
+    m = maps.detach().abs() if absolute else maps.detach()
+    m = m.reshape(k, n, -1).to(torch.float64)
+    keep = ((m != 0) & ~m.isnan()).any(dim=0) if within_support else None
+    u = torch.stack([_unit_ranks(m[i], keep) for i in range(k)], dim=1)  # (N, K, M)
+    return torch.einsum("nim,njm->nij", u, u)
+
+
 def class_correlation(model: nn.Module, x: Tensor, rule: str, absolute: bool = True) -> Tensor:
     """Rank correlation between the maps of every pair of target classes (Nie et al. 2018).
 
     A map that explains a *decision* should change with the class it explains; a map
-    that only recovers the image will not. Used by chapter 2.
+    that only recovers the image will not. Used by chapter 2; to correlate both the
+    signed maps and their magnitudes, compute :func:`class_maps` once and pass them to
+    :func:`pairwise_rank_correlation` twice.
 
     Parameters
     ----------
@@ -734,14 +859,52 @@ def class_correlation(model: nn.Module, x: Tensor, rule: str, absolute: bool = T
         ``(N, K, K)``: entry ``[i, j, k]`` correlates example ``i``'s maps for classes
         ``j`` and ``k`` (1 on the diagonal).
     """
+    return pairwise_rank_correlation(class_maps(model, x, rule), absolute)
+
+
+def unit_maps(features: nn.Module, x: Tensor, rule: str, units: int = 8) -> Tensor:
+    """Projections of several units of one layer, all at the same place (chapter 2).
+
+    For each example, the place (row, column) where the layer's strongest activation
+    lies is found, and the ``units`` channels most active there are projected back to
+    the input under ``rule``, one at a time, as :func:`project_unit` does. The maps
+    differ only in which unit is projected, so comparing them
+    (:func:`pairwise_rank_correlation`) measures how much a map depends on the unit
+    (Mahendran & Vedaldi 2016). A unit that is not active there (activation 0) has no
+    projection: its map is NaN.
+
+    Parameters
+    ----------
+    features
+        The network up to the layer of interest, returning ``(N, C, H, W)``.
+    x
+        Input batch.
+    rule
+        As in :func:`attribute`.
+    units
+        Number of channels projected, ``1 <= units <= C``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(units, N, ...)``: entry ``[j, i]`` projects example ``i``'s ``j``-th most
+        active channel at its place (NaN where that unit is not active).
+    """
     _rule(rule)
     with torch.no_grad():
-        k = model(_check_input(x)).shape[1]
-    maps = [attribute(model, x, c, rule) for c in range(k)]
-    if absolute:
-        maps = [m.abs() for m in maps]
-    out = torch.empty(x.shape[0], k, k, dtype=torch.float64)
-    for i in range(k):
-        for j in range(k):
-            out[:, i, j] = rank_correlation(maps[i], maps[j])
-    return out
+        act = features(_check_input(x))
+    if act.ndim != 4:
+        raise ValueError(f"features must return (N, C, H, W), got {tuple(act.shape)}")
+    n, c, h, w = act.shape
+    if not 1 <= units <= c:
+        raise ValueError(f"units must be in 1..{c}, got {units}")
+    place = act.amax(dim=1).reshape(n, h * w).argmax(dim=1)  # (N,)
+    at_place = act.reshape(n, c, h * w)[torch.arange(n), :, place]  # (N, C)
+    value, channel = at_place.sort(dim=1, descending=True, stable=True)
+    net = nn.Sequential(features, nn.Flatten())
+    maps = []
+    for j in range(units):
+        m = attribute(net, x, channel[:, j] * h * w + place, rule)
+        inactive = (value[:, j] <= 0).reshape(n, *([1] * (m.ndim - 1)))
+        maps.append(torch.where(inactive, torch.nan, m))
+    return torch.stack(maps)

@@ -487,6 +487,36 @@ RECIPES: dict[str, Recipe] = _recipes(
         for n_train in Q1_SAMPLE_SIZES
         for seed in Q1_SAMPLE_SEEDS
     ),
+    # Chapter 2's spread: q2_cnn again from other seeds (initial weights and batch
+    # order), and a deeper twin with five max-pools instead of three, from three seeds.
+    *(
+        Recipe(
+            f"q2_cnn_s{seed}",
+            2,
+            "make_cnn",
+            "shapes_task",
+            "minibatch_adam_cosine",
+            seed=seed,
+            model_args={"n_classes": 3, "widths": (8, 16, 32), "hidden": 64},
+            task_args={"n_train": 3200, "n_test": 800, "size": 32, "seed": 0},
+            trainer_args={"epochs": 12, "batch_size": 32, "lr": 3e-3},
+        )
+        for seed in range(1, 5)
+    ),
+    *(
+        Recipe(
+            "q2_deep" if seed == 0 else f"q2_deep_s{seed}",
+            2,
+            "make_cnn",
+            "shapes_task",
+            "minibatch_adam_cosine",
+            seed=seed,
+            model_args={"n_classes": 3, "widths": (8, 16, 32, 32, 32), "hidden": 64},
+            task_args={"n_train": 3200, "n_test": 800, "size": 32, "seed": 0},
+            trainer_args={"epochs": 12, "batch_size": 32, "lr": 3e-3},
+        )
+        for seed in range(3)
+    ),
 )
 
 
