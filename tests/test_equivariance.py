@@ -293,6 +293,44 @@ def test_equivariance_error_rejects_shape_changes() -> None:
         )
 
 
+def test_errors_are_absolute_when_the_reference_is_zero() -> None:
+    x = np.arange(1.0, 7.0)
+    first_minus_one = lambda v: v[:1] - 1.0  # noqa: E731  (0 at x, -1 + x[-2] = 4 at T_2 x)
+    assert E.invariance_error(first_minus_one, x, 2) == pytest.approx(4.0)
+    assert E.invariance_error(lambda v: 0.0 * v, x, 2) == 0.0
+    assert E.equivariance_error(lambda v: 0.0 * v, torch.from_numpy(x), 3) == 0.0
+    # f(t_in x) - t_out f(x) = 2 - 1 - 0 at each of 3 samples: the norm sqrt(3)
+    assert E.transform_error(lambda v: v - 1.0, np.ones(3), lambda v: 2 * v, lambda v: v) == (
+        pytest.approx(np.sqrt(3.0))
+    )
+
+
+@FAST
+@given(m=st.integers(3, 12), harmonic=st.integers(0, 2), data=st.data())
+def test_fractional_reference_of_a_subsampled_cosine(
+    m: int, harmonic: int, data: st.DataObject
+) -> None:
+    """Taking every other sample of cos(2 pi f i / n) with f < n / 4 gives a cosine on the
+    output grid, and shifting the input by s shifts that cosine by exactly s / 2 samples:
+    cos(2 pi f (2 j - s) / n) = cos(2 pi f (j - s / 2) / (n / 2)). Closed form, any s."""
+    n = 4 * m
+    s = data.draw(st.integers(-n, n - 2), label="s")
+    f = harmonic * (m - 1) // 2  # 0 <= f < n / 4
+    i = np.arange(n)
+    x = np.cos(2 * np.pi * f * i / n + 0.4)
+    half = lambda v: v[..., ::2]  # noqa: E731
+    expected = np.cos(2 * np.pi * f * (2 * i[: n // 2] - s) / n + 0.4) - np.cos(
+        2 * np.pi * f * (i[: n // 2] - s / 2) / (n / 2) + 0.4
+    )
+    residual = E.equivariance_residual(half, x, s, stride=2)
+    np.testing.assert_allclose(residual, expected, atol=1e-10)
+    assert np.abs(residual).max() <= 1e-10
+    if s % 2 and f > 0:  # the reference moved by s / 2, not by a neighbouring half sample
+        moved = E.equivariance_residual(half, x, s + 2, stride=2)
+        assert np.abs(moved).max() <= 1e-10
+        assert np.abs(half(E.shift(x, s)) - half(x)).max() > 1e-3
+
+
 def test_invariance_error_of_a_sum_and_a_first_sample() -> None:
     x = np.random.default_rng(0).standard_normal(12)
     assert E.invariance_error(np.sum, x, 5) <= 1e-12
