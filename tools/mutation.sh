@@ -50,6 +50,9 @@ FUNCTIONS=(
 )
 
 export CI=1             # hypothesis: the tests' derandomised profile (tests/conftest.py)
+# One thread: mutmut forks its test workers, and a fork of a process whose OpenMP pool
+# has started hangs in torch's first parallel operation.
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 unset PYTHONPATH        # mutmut puts its mutated copy of src/ first on the path
 rm -rf mutants
 patterns=()
