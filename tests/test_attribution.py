@@ -685,3 +685,16 @@ def test_all_convolutional_variant(side: int) -> None:
         assert_close(layerwise_attribute(model, x, 1, rule), captum(model, x, 1, rule))
     maps = attribute(model, x, 1, "deconvnet")
     assert torch.equal(maps[0], maps[1]), "no switches: DeconvNet ignores the image"
+
+
+def test_layerwise_unpooling_keeps_dtype_and_a_non_square_shape() -> None:
+    torch.manual_seed(21)
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(2 * 3 * 5, 3),
+    ).double()  # fmt: skip
+    x = torch.randn(2, 1, 6, 10, dtype=torch.float64)
+    for rule in RULE_NAMES:
+        ours = layerwise_attribute(model, x, 1, rule)
+        assert ours.dtype == torch.float64
+        assert_close(ours, attribute(model, x, 1, rule))

@@ -680,3 +680,26 @@ def test_place_patterns_puts_each_pattern_at_an_allowed_position() -> None:
         )
     with pytest.raises(ValueError, match="position sets"):
         place_patterns(patterns, positions[:1], 16, 2, 0.1, np.random.default_rng(0))
+
+
+def test_measures_along_an_axis_that_is_not_the_last() -> None:
+    """Fractional shifts, invariance and 2-D strides along axis -2, against numpy's roll."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 3))
+    for arg in (x, torch.from_numpy(x)):
+        out = E.fractional_shift(arg, 2.0, axis=-2)
+        np.testing.assert_allclose(np.asarray(out), np.roll(x, 2, axis=0), atol=1e-12)
+    x32 = x.astype(np.float32)
+    assert E.fractional_shift(x32, 0.5, axis=0).dtype == np.float32
+    first_row = lambda v: v[..., :1, :]  # noqa: E731
+    expected = np.linalg.norm(x[-3] - x[0]) / np.linalg.norm(x[0])
+    assert E.invariance_error(first_row, x, 3, axis=-2) == pytest.approx(expected)
+    half = lambda v: v[..., ::2, :]  # noqa: E731  (stride 2 along axis -2 only)
+    residual = E.equivariance_residual(half, x, 1, stride=2, axis=-2)
+    np.testing.assert_allclose(
+        residual, half(np.roll(x, 1, 0)) - E.fractional_shift(half(x), 0.5, axis=0), atol=1e-12
+    )
+    image = rng.standard_normal((8, 12))
+    pool = lambda v: v[::2, ::2]  # noqa: E731
+    assert E.equivariance_error(pool, image, (4, -6), stride=(2, 2), axis=(0, 1)) <= 1e-12
+    assert E.equivariance_error(pool, image, (4, -6), stride=2, axis=(0, 1)) <= 1e-12
