@@ -455,6 +455,30 @@ def test_kink_clearance_detects_a_kink_and_central_differences_then_fail() -> No
     assert abs(numerical) > 1e-3  # a one-sided slope shows up in the central difference
 
 
+def test_kink_clearance_counts_the_reach_of_W_C_into_FC1() -> None:
+    """A move of W_C shifts every c_j, hence every p_q, and u by |W_B[k]|_1 times as much.
+
+    Computed by hand: x = 10 everywhere, k = w = 1, W_C = 1, b_C = 0, so c = p = 10 at all
+    5 positions; W_B = 1, so u = 50 + b_B = 0.02. Moving W_C down by 1e-3 lowers u by
+    5 * 10 * 1e-3 = 0.05: FC1's ReLU switches off. A bound that forgot W_C's reach into
+    FC1 (step * max |p| = 0.01) would report a clearance of 2.
+    """
+    spec = Spec(length=5, padding=0, kernel=1, pool=1, pool_stride=1, hidden=1)
+    params = {
+        "W_C": np.array([1.0]), "b_C": np.asarray(0.0), "W_B": np.ones((1, 5)),
+        "b_B": np.array([0.02 - 50.0]), "W_A": np.array([1.0]), "b_A": np.asarray(0.0),
+    }  # fmt: skip
+    x = np.full((1, 5), 10.0)
+    step = 1e-3
+
+    def u(w_c: float) -> float:  # FC1's pre-activation, by hand
+        return float(np.maximum(w_c * x[0] + 0.0, 0.0).sum() + params["b_B"][0])
+
+    assert u(1.0) > 0 > u(1.0 - step)  # a real switch within one step
+    assert kink_clearance(spec, params, x, step) == pytest.approx(0.02 / (step * 50.0))
+    assert kink_clearance(spec, params, x, step) <= 1
+
+
 def test_relative_error() -> None:
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_error(np.ones(3), np.zeros(3)) == math.inf
@@ -623,18 +647,58 @@ def test_minibatches() -> None:
             minibatches(**kw)
 
 
+def _reference_sgd(
+    spec: Spec,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    batches: list[np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Oracle: torch.optim.SGD on the independent twin; (mean losses, parameter trajectory).
+
+    Written here from torch's layers, loss and optimiser alone: the trajectory is laid out
+    in the order of PARAM_NAMES by hand, without the package's flatten().
+    """
+    seq = _loaded_twin(spec, params)
+    conv, fc1, out = _torch_layers(seq)
+    optimiser = torch.optim.SGD(seq.parameters(), lr=lr)
+    xt, yt = torch.from_numpy(x)[:, None, :], torch.from_numpy(y)
+
+    def row() -> np.ndarray:
+        order = (conv.weight, conv.bias, fc1.weight, fc1.bias, out.weight, out.bias)
+        return torch.cat([p.detach().reshape(-1) for p in order]).numpy().copy()
+
+    losses, trajectory = [], []
+    for batch in batches:
+        trajectory.append(row())
+        optimiser.zero_grad()
+        logit = seq(xt[batch])[:, 0]
+        loss = nn.functional.binary_cross_entropy_with_logits(logit, yt[batch], reduction="sum")
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item() / len(batch))
+    trajectory.append(row())
+    return np.array(losses), np.stack(trajectory)
+
+
 def test_sgd_with_hand_gradients_follows_torch_sgd_step_for_step() -> None:
     spec = Spec(length=40, kernel=3, pool=3, pool_stride=2, hidden=4)
     params, x, y = _problem(spec, 7, 32)
-    batches = minibatches(32, 8, epochs=3, seed=2)
-    ours = train_sgd(spec, params, x, y, lr=0.01, batches=batches)
-    ref = train_sgd_torch(torch_twin(spec, params), x, y, lr=0.01, batches=batches)
-    assert ours.trajectory.shape == (13, count_parameters(spec)["total"])
-    np.testing.assert_array_equal(ours.trajectory[0], flatten(params))
-    assert ours.losses[0] == pytest.approx(cost(spec, params, x[batches[0]], y[batches[0]]) / 8)
-    np.testing.assert_allclose(ours.losses, ref.losses, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(ours.trajectory, ref.trajectory, rtol=0, atol=1e-12)
-    assert not np.allclose(ours.trajectory[0], ours.trajectory[-1])
+    order = np.random.default_rng(2).permutation(np.tile(np.arange(32), 3).reshape(3, 32), axis=1)
+    batches = list(order.reshape(12, 8))  # three epochs of four batches, drawn here
+    losses, trajectory = _reference_sgd(spec, params, x, y, 0.01, batches)
+    ends = np.cumsum([params[name].size for name in PARAM_NAMES])[:-1]
+    assert trajectory.shape == (13, sum(p.size for p in params.values()))
+    assert not np.allclose(trajectory[0], trajectory[-1])
+    for run in (
+        train_sgd(spec, params, x, y, lr=0.01, batches=batches),
+        train_sgd_torch(torch_twin(spec, params), x, y, lr=0.01, batches=batches),
+    ):
+        np.testing.assert_allclose(run.losses, losses, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(run.trajectory, trajectory, rtol=0, atol=1e-12)
+        for name, last in zip(PARAM_NAMES, np.split(trajectory[-1], ends), strict=True):
+            np.testing.assert_allclose(run.params[name].reshape(-1), last, rtol=0, atol=1e-12)
 
 
 @settings(max_examples=30, deadline=None)

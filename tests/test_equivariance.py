@@ -34,11 +34,15 @@ def _torch_circular_conv1d(x: np.ndarray, w: np.ndarray, stride: int = 1) -> np.
 # --- shift -----------------------------------------------------------------------------
 
 
+def _shifts_up_to(n: int) -> st.SearchStrategy[int]:
+    """Every shift the functions accept for a signal of length ``n``: ``-n <= s <= n``."""
+    return st.integers(-n, n)
+
+
 @FAST
-@given(n=st.integers(1, 40), s=st.integers(-40, 40), as_tensor=st.booleans())
-def test_circular_shift_matches_torch_roll(n: int, s: int, as_tensor: bool) -> None:
-    if abs(s) > n:
-        return
+@given(n=st.integers(1, 40), data=st.data(), as_tensor=st.booleans())
+def test_circular_shift_matches_torch_roll(n: int, data: st.DataObject, as_tensor: bool) -> None:
+    s = data.draw(_shifts_up_to(n), label="s")
     x = np.arange(n, dtype=float)
     expected = torch.roll(torch.from_numpy(x), s).numpy()
     out = E.shift(torch.from_numpy(x) if as_tensor else x, s)
@@ -47,28 +51,22 @@ def test_circular_shift_matches_torch_roll(n: int, s: int, as_tensor: bool) -> N
 
 
 @FAST
-@given(n=st.integers(1, 40), s=st.integers(-40, 40), as_tensor=st.booleans())
-def test_zero_shift_is_a_padded_slice(n: int, s: int, as_tensor: bool) -> None:
-    if abs(s) > n:
-        return
+@given(n=st.integers(1, 40), data=st.data(), as_tensor=st.booleans())
+def test_zero_shift_is_a_padded_slice(n: int, data: st.DataObject, as_tensor: bool) -> None:
+    s = data.draw(_shifts_up_to(n), label="s")
     x = np.arange(1, n + 1, dtype=float)
     padded = F.pad(torch.from_numpy(x), (max(s, 0), max(-s, 0)))  # oracle: pad, then crop
     expected = padded[max(-s, 0) : max(-s, 0) + n].numpy()
-    out = E.shift(torch.from_numpy(x) if as_tensor else x, s, "zero")
+    out = E.shift(torch.from_numpy(x) if as_tensor else x, s, "zeros")
+    assert isinstance(out, torch.Tensor) == as_tensor
     np.testing.assert_array_equal(np.asarray(out), expected)
 
 
 @FAST
-@given(
-    h=st.integers(1, 12),
-    w=st.integers(1, 12),
-    dy=st.integers(-12, 12),
-    dx=st.integers(-12, 12),
-    mode=st.sampled_from(E.MODES),
-)
-def test_2d_shift_matches_torch(h: int, w: int, dy: int, dx: int, mode: str) -> None:
-    if abs(dy) > h or abs(dx) > w:
-        return
+@given(h=st.integers(1, 12), w=st.integers(1, 12), data=st.data(), mode=st.sampled_from(E.MODES))
+def test_2d_shift_matches_torch(h: int, w: int, data: st.DataObject, mode: E.PaddingMode) -> None:
+    dy = data.draw(_shifts_up_to(h), label="dy")
+    dx = data.draw(_shifts_up_to(w), label="dx")
     x = torch.arange(1, 2 * h * w + 1, dtype=torch.float64).reshape(2, h, w)
     if mode == "circular":
         expected = torch.roll(x, (dy, dx), dims=(1, 2))
@@ -83,8 +81,8 @@ def test_2d_shift_matches_torch(h: int, w: int, dy: int, dx: int, mode: str) -> 
     ("call", "message"),
     [
         (lambda: E.shift(np.zeros(4), 5), "larger than"),
-        (lambda: E.shift(np.zeros(4), -5, "zero"), "larger than"),
-        (lambda: E.shift(np.zeros(4), 1, "reflect"), "unknown shift mode"),
+        (lambda: E.shift(np.zeros(4), -5, "zeros"), "larger than"),
+        (lambda: E.shift(np.zeros(4), 1, "reflect"), "unknown padding mode"),
         (lambda: E.shift(np.zeros((4, 4)), (1, 2), axis=-1), "mismatched dims"),
         (lambda: E.shift(np.zeros(4), 1, axis=1), "does not exist"),
         (lambda: E.shift(np.zeros((4, 4)), (1, 1), axis=(0, -2)), "repeated axis"),
@@ -137,8 +135,43 @@ def test_circular_convolution_is_equivariant(n: int, k: int, s: int, seed: int) 
     k = 2 * k + 1
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(n), rng.standard_normal(k)
-    assert E.equivariance_error(lambda v: _torch_circular_conv1d(v, w), x, s) <= 1e-12
+    conv = lambda v: _torch_circular_conv1d(v, w)  # noqa: E731
+    # The oracle shifts with numpy's own roll, not with the shift under test.
+    residual = conv(np.roll(x, s)) - np.roll(conv(x), s)
+    assert np.linalg.norm(residual) <= 1e-12 * np.linalg.norm(conv(x))
+    assert E.equivariance_error(conv, x, s) <= 1e-12
     assert E.equivariance_error(lambda v: E.circular_correlate(v, w), x, s) <= 1e-12
+
+
+@FAST
+@given(
+    n=st.integers(2, 24),
+    stride=st.sampled_from([1, 2]),
+    data=st.data(),
+    seed=st.integers(0, 99),
+    as_tensor=st.booleans(),
+)
+def test_equivariance_measures_against_roll_and_norms(
+    n: int, stride: int, data: st.DataObject, seed: int, as_tensor: bool
+) -> None:
+    """The residual and the L2 relative errors, computed here with torch.roll and norms."""
+    n *= stride
+    s = stride * data.draw(st.integers(-(n // stride), n // stride), label="s / stride")
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(rng.standard_normal((2, n)))
+    weight = torch.from_numpy(rng.standard_normal((n // stride, n)))
+    f = lambda v: torch.as_tensor(v) @ weight.T  # noqa: E731  (a dense layer: not equivariant)
+    fx = f(x)
+    expected = f(torch.roll(x, s, -1)) - torch.roll(fx, s // stride, -1)
+    arg = x if as_tensor else x.numpy()
+    residual = E.equivariance_residual(f, arg, s, stride=stride)
+    torch.testing.assert_close(residual, expected, rtol=0, atol=1e-12)
+    error = E.equivariance_error(f, arg, s, stride=stride)
+    assert error == pytest.approx(float(expected.norm() / fx.norm()), rel=1e-12)
+    g = lambda v: torch.as_tensor(v)[..., :1] * 2.0  # noqa: E731
+    gap = g(torch.roll(x, s, -1)) - g(x)
+    inv = E.invariance_error(g, arg, s)
+    assert inv == pytest.approx(float(gap.norm() / g(x).norm()), rel=1e-12)
 
 
 @FAST
@@ -237,11 +270,11 @@ def test_two_dimensional_equivariance_of_a_conv2d() -> None:
     ("kwargs", "message"),
     [
         ({"s": 20}, "larger than"),
-        ({"s": 1, "mode": "mirror"}, "unknown shift mode"),
+        ({"s": 1, "mode": "mirror"}, "unknown padding mode"),
         ({"s": (1, 1)}, "mismatched dims"),
         ({"s": 2, "stride": 3}, "mismatched dims"),
         ({"s": 2, "stride": (2, 2)}, "mismatched dims"),
-        ({"s": 1, "stride": 2, "mode": "zero"}, "no counterpart"),
+        ({"s": 1, "stride": 2, "mode": "zeros"}, "no counterpart"),
         ({"s": 2, "stride": 0}, "positive"),
     ],
 )
@@ -258,6 +291,44 @@ def test_equivariance_error_rejects_shape_changes() -> None:
         E.equivariance_error(
             lambda v: v.sum(axis=(-2, -1)), np.ones((2, 3, 4)), (1, 1), axis=(0, 1)
         )
+
+
+def test_errors_are_absolute_when_the_reference_is_zero() -> None:
+    x = np.arange(1.0, 7.0)
+    first_minus_one = lambda v: v[:1] - 1.0  # noqa: E731  (0 at x, -1 + x[-2] = 4 at T_2 x)
+    assert E.invariance_error(first_minus_one, x, 2) == pytest.approx(4.0)
+    assert E.invariance_error(lambda v: 0.0 * v, x, 2) == 0.0
+    assert E.equivariance_error(lambda v: 0.0 * v, torch.from_numpy(x), 3) == 0.0
+    # f(t_in x) - t_out f(x) = 2 - 1 - 0 at each of 3 samples: the norm sqrt(3)
+    assert E.transform_error(lambda v: v - 1.0, np.ones(3), lambda v: 2 * v, lambda v: v) == (
+        pytest.approx(np.sqrt(3.0))
+    )
+
+
+@FAST
+@given(m=st.integers(3, 12), harmonic=st.integers(0, 2), data=st.data())
+def test_fractional_reference_of_a_subsampled_cosine(
+    m: int, harmonic: int, data: st.DataObject
+) -> None:
+    """Taking every other sample of cos(2 pi f i / n) with f < n / 4 gives a cosine on the
+    output grid, and shifting the input by s shifts that cosine by exactly s / 2 samples:
+    cos(2 pi f (2 j - s) / n) = cos(2 pi f (j - s / 2) / (n / 2)). Closed form, any s."""
+    n = 4 * m
+    s = data.draw(st.integers(-n, n - 2), label="s")
+    f = harmonic * (m - 1) // 2  # 0 <= f < n / 4
+    i = np.arange(n)
+    x = np.cos(2 * np.pi * f * i / n + 0.4)
+    half = lambda v: v[..., ::2]  # noqa: E731
+    expected = np.cos(2 * np.pi * f * (2 * i[: n // 2] - s) / n + 0.4) - np.cos(
+        2 * np.pi * f * (i[: n // 2] - s / 2) / (n / 2) + 0.4
+    )
+    residual = E.equivariance_residual(half, x, s, stride=2)
+    np.testing.assert_allclose(residual, expected, atol=1e-10)
+    assert np.abs(residual).max() <= 1e-10
+    if s % 2 and f > 0:  # the reference moved by s / 2, not by a neighbouring half sample
+        moved = E.equivariance_residual(half, x, s + 2, stride=2)
+        assert np.abs(moved).max() <= 1e-10
+        assert np.abs(half(E.shift(x, s)) - half(x)).max() > 1e-3
 
 
 def test_invariance_error_of_a_sum_and_a_first_sample() -> None:
@@ -392,18 +463,26 @@ def test_tied_locally_connected_layer_is_a_conv1d(padding_mode: str) -> None:
         E.LocallyConnected1d(1, 1, 10, 3, "reflect")  # type: ignore[arg-type]
 
 
+def _numel(module: nn.Module) -> int:
+    """Oracle: torch's own count of a module's parameters."""
+    return sum(p.numel() for p in module.parameters())
+
+
 @pytest.mark.parametrize(("n", "k", "c_in", "c_out"), [(10, 3, 1, 1), (16, 5, 2, 3), (7, 7, 3, 1)])
-def test_parameter_counts_match_torch_modules(n: int, k: int, c_in: int, c_out: int) -> None:
-    counts = E.parameter_counts((n,), (k,), c_in, c_out)
-    assert counts["convolution"] == M.parameter_count(nn.Conv1d(c_in, c_out, k))
-    assert counts["locally connected"] == M.parameter_count(E.LocallyConnected1d(c_in, c_out, n, k))
-    assert counts["dense"] == M.parameter_count(nn.Linear(c_in * n, c_out * n))
-    counts2 = E.parameter_counts((n, n + 1), (k, 3), c_in, c_out, bias=False)
-    assert counts2["convolution"] == M.parameter_count(nn.Conv2d(c_in, c_out, (k, 3), bias=False))
+def test_count_parameters_matches_torch_modules(n: int, k: int, c_in: int, c_out: int) -> None:
+    counts = E.count_parameters((n,), (k,), c_in, c_out)
+    assert counts["convolution"] == _numel(nn.Conv1d(c_in, c_out, k))
+    assert counts["locally connected"] == _numel(E.LocallyConnected1d(c_in, c_out, n, k))
+    assert counts["dense"] == _numel(nn.Linear(c_in * n, c_out * n))
+    counts2 = E.count_parameters((n, n + 1), (k, 3), c_in, c_out, bias=False)
+    assert counts2["convolution"] == _numel(nn.Conv2d(c_in, c_out, (k, 3), bias=False))
     size = n * (n + 1)
-    assert counts2["dense"] == M.parameter_count(nn.Linear(c_in * size, c_out * size, bias=False))
+    assert counts2["dense"] == _numel(nn.Linear(c_in * size, c_out * size, bias=False))
+    module = nn.Sequential(nn.Conv1d(c_in, c_out, k), nn.Linear(n, 2))
+    module[1].bias.requires_grad_(False)  # a frozen parameter is not counted
+    assert M.count_parameters(module) == _numel(module) - 2
     with pytest.raises(ValueError, match="mismatched dims"):
-        E.parameter_counts((n,), (k, k))
+        E.count_parameters((n,), (k, k))
 
 
 def test_downsample_mean_matches_avg_pool2d() -> None:
@@ -557,7 +636,7 @@ def test_locally_connected_classifier_with_tied_weights_is_the_cnn() -> None:
             lc.bias.copy_(conv.bias[:, None].expand(-1, 20))
         x = torch.randn(6, 1, 20, dtype=torch.float64)
         torch.testing.assert_close(local(x), cnn(x))
-    assert M.parameter_count(local) == 20 * (4 * 5 + 4) + 20 * (3 * 4 * 5 + 3)
+    assert _numel(local) == 20 * (4 * 5 + 4) + 20 * (3 * 4 * 5 + 3)
     with pytest.raises(ValueError, match="depth"):
         M.locally_connected_classifier(20, depth=0)
 
@@ -601,3 +680,26 @@ def test_place_patterns_puts_each_pattern_at_an_allowed_position() -> None:
         )
     with pytest.raises(ValueError, match="position sets"):
         place_patterns(patterns, positions[:1], 16, 2, 0.1, np.random.default_rng(0))
+
+
+def test_measures_along_an_axis_that_is_not_the_last() -> None:
+    """Fractional shifts, invariance and 2-D strides along axis -2, against numpy's roll."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 3))
+    for arg in (x, torch.from_numpy(x)):
+        out = E.fractional_shift(arg, 2.0, axis=-2)
+        np.testing.assert_allclose(np.asarray(out), np.roll(x, 2, axis=0), atol=1e-12)
+    x32 = x.astype(np.float32)
+    assert E.fractional_shift(x32, 0.5, axis=0).dtype == np.float32
+    first_row = lambda v: v[..., :1, :]  # noqa: E731
+    expected = np.linalg.norm(x[-3] - x[0]) / np.linalg.norm(x[0])
+    assert E.invariance_error(first_row, x, 3, axis=-2) == pytest.approx(expected)
+    half = lambda v: v[..., ::2, :]  # noqa: E731  (stride 2 along axis -2 only)
+    residual = E.equivariance_residual(half, x, 1, stride=2, axis=-2)
+    np.testing.assert_allclose(
+        residual, half(np.roll(x, 1, 0)) - E.fractional_shift(half(x), 0.5, axis=0), atol=1e-12
+    )
+    image = rng.standard_normal((8, 12))
+    pool = lambda v: v[::2, ::2]  # noqa: E731
+    assert E.equivariance_error(pool, image, (4, -6), stride=(2, 2), axis=(0, 1)) <= 1e-12
+    assert E.equivariance_error(pool, image, (4, -6), stride=2, axis=(0, 1)) <= 1e-12

@@ -47,11 +47,17 @@ def test_signed_map_is_centred_on_zero() -> None:
 def test_reproducible_repeats_every_generator() -> None:
     def draw() -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
         rng = reproducible(7)
-        return rng.standard_normal(3), np.random.rand(3)  # noqa: NPY002 (the legacy state is seeded too), torch.randn(3)
+        legacy = np.random.rand(3)  # noqa: NPY002 (the legacy global state is seeded too)
+        return rng.standard_normal(3), legacy, torch.randn(3)
 
     a, b = draw(), draw()
+    assert len(a) == 3  # numpy's generator, numpy's legacy state and torch's generator
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    torch.manual_seed(8)  # torch's generator is seeded with the seed asked for
+    assert not torch.equal(torch.randn(3), a[2])
+    torch.manual_seed(7)
+    assert torch.equal(torch.randn(3), a[2])
     assert torch.are_deterministic_algorithms_enabled()
     assert torch.get_num_threads() == 1
     with pytest.raises(ValueError, match="non-negative"):

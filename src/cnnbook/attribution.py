@@ -32,13 +32,20 @@ import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.graph import Node
 from torch.overrides import TorchFunctionMode
+
+#: The names of the three rules.
+RuleName = Literal["gradient", "deconvnet", "guided"]
+
+#: A class index for the whole batch, or one per example.
+Target: TypeAlias = int | Sequence[int] | np.ndarray | Tensor
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,7 @@ class Rule:
 
 
 #: The three rules of chapter 2; they differ only at the ReLU.
-RULES: dict[str, Rule] = {
+RULES: dict[RuleName, Rule] = {
     "gradient": Rule(forward_mask=True, backward_mask=False),
     "deconvnet": Rule(forward_mask=False, backward_mask=True),
     "guided": Rule(forward_mask=True, backward_mask=True),
@@ -157,12 +164,12 @@ class _ReLURuleMode(TorchFunctionMode):
         if func in _RELU_CALLS:
             call = _relu_arguments(func, args, kwargs)
             if call is not None:
-                return _RuleReLU.apply(call[0], self.rule, call[1])
+                return _RuleReLU.apply(call[0], self.rule, call[1])  # type: ignore[no-untyped-call]
         return func(*args, **kwargs)
 
 
 @contextmanager
-def relu_rule(rule: str) -> Iterator[None]:
+def relu_rule(rule: RuleName) -> Iterator[None]:
     """Within this block, every ReLU call records ``rule`` for its backward pass.
 
     Only the forward pass needs to run inside; the backward pass may run after the
@@ -180,13 +187,13 @@ def relu_rule(rule: str) -> Iterator[None]:
         yield
 
 
-def _graph_between(output: Tensor, start: Any) -> list[Any]:
+def _graph_between(output: Tensor, start: Node | None) -> list[Node]:
     """The autograd nodes on some path from ``start`` to ``output``.
 
     Only they can change ``d output / d start``: a node reachable from ``output`` that
     does not lead back to ``start`` (say, one computing a parameter) is left out.
     """
-    children: dict[Any, list[Any]] = {}
+    children: dict[Node, list[Node]] = {}
     stack = [output.grad_fn]
     while stack:  # every node the score depends on, with its inputs' nodes
         node = stack.pop()
@@ -194,11 +201,12 @@ def _graph_between(output: Tensor, start: Any) -> list[Any]:
             continue
         children[node] = [child for child, _ in node.next_functions if child is not None]
         stack.extend(children[node])
-    parents: dict[Any, list[Any]] = {}
+    parents: dict[Node, list[Node]] = {}
     for node, kids in children.items():
         for child in kids:
             parents.setdefault(child, []).append(node)
-    between, stack = set(), [start]
+    between: set[Node] = set()
+    stack = [start]
     while stack:  # and, walking back up from the input, those that lead to it
         node = stack.pop()
         if node in between or node not in children:
@@ -208,7 +216,7 @@ def _graph_between(output: Tensor, start: Any) -> list[Any]:
     return [node for node in children if node in between]
 
 
-def _check_every_relu_followed_the_rule(output: Tensor, start: Any) -> None:
+def _check_every_relu_followed_the_rule(output: Tensor, start: Node | None) -> None:
     """Raise if a ReLU between the input and ``output`` bypassed the function mode.
 
     The mode reroutes ReLUs in its own thread only and cannot see into TorchScript. A
@@ -233,7 +241,7 @@ def _check_every_relu_followed_the_rule(output: Tensor, start: Any) -> None:
         )
 
 
-def _targets(target: object, n: int, k: int) -> Tensor:
+def _targets(target: Target, n: int, k: int) -> Tensor:
     """Validate ``target`` against an ``(n, k)`` output; return ``n`` class indices.
 
     One index (an integer, or a tensor, array or list holding exactly one integer) is
@@ -279,7 +287,7 @@ def _check_autograd_available() -> None:
         )
 
 
-def attribute(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
+def attribute(model: nn.Module, x: Tensor, target: Target, rule: RuleName) -> Tensor:
     """``d score / d x`` with every ReLU's backward replaced by ``rule`` (chapter 2).
 
     ``"gradient"`` is the plain gradient (saliency, Simonyan et al. 2013),
@@ -401,7 +409,9 @@ def strongest_units(activations: Tensor, channel: int) -> Tensor:
     return channel * h * w + position
 
 
-def project_unit(features: nn.Module, x: Tensor, channel: int, rule: str = "deconvnet") -> Tensor:
+def project_unit(
+    features: nn.Module, x: Tensor, channel: int, rule: RuleName = "deconvnet"
+) -> Tensor:
     """Project one hidden activation back to the input (Zeiler & Fergus 2014, chapter 2).
 
     For each example, the strongest activation of feature map ``channel`` of
@@ -431,7 +441,19 @@ def project_unit(features: nn.Module, x: Tensor, channel: int, rule: str = "deco
     return attribute(nn.Sequential(features, nn.Flatten()), x, units, rule)
 
 
-def layer_forward(layer: nn.Module, a: Tensor) -> tuple[Tensor, Any]:
+class Switches(NamedTuple):
+    """A max-pool's cache: where each window's maximum was, and the pool's input shape."""
+
+    indices: Tensor  # (N, C, H', W'): flat index into each channel's H x W map
+    shape: torch.Size  # (N, C, H, W)
+
+
+#: What :func:`layer_backward` needs from the forward pass: a ReLU's output, a
+#: max-pool's :class:`Switches`, or any other layer's input shape.
+LayerCache: TypeAlias = Tensor | Switches | torch.Size
+
+
+def layer_forward(layer: nn.Module, a: Tensor) -> tuple[Tensor, LayerCache]:
     """One layer's forward pass, and the cache its backward pass needs.
 
     CS231n style: the max-pool records its *switches* (where each window's
@@ -456,7 +478,7 @@ def layer_forward(layer: nn.Module, a: Tensor) -> tuple[Tensor, Any]:
             a, layer.kernel_size, layer.stride, layer.padding, layer.dilation,
             ceil_mode=layer.ceil_mode, return_indices=True,
         )  # fmt: skip
-        return out, (switches, a.shape)
+        return out, Switches(switches, a.shape)
     if isinstance(layer, nn.ReLU):
         out = torch.relu(a)
         return out, out
@@ -468,37 +490,43 @@ def layer_forward(layer: nn.Module, a: Tensor) -> tuple[Tensor, Any]:
 def layer_backward(
     layer: nn.Module,
     g: Tensor,
-    cache: Any,
+    cache: LayerCache,
     rule: Rule,
 ) -> Tensor:
     """Send the signal ``g`` at a layer's output back to its input (chapter 2).
 
     Only the ReLU looks at ``rule``; every other layer does what
-    backpropagation does. See :func:`layer_forward` for ``cache``.
+    backpropagation does. ``cache`` is what :func:`layer_forward` returned
+    for this layer; a cache of another kind of layer is refused.
     """
-    if isinstance(layer, nn.ReLU):
-        if rule.backward_mask:
-            g = torch.relu(g)  # DeconvNet: rectify the signal
-        if rule.forward_mask:
-            g = g * (cache > 0)  # gradient: only where the unit was on
-        return g
-    if isinstance(layer, nn.MaxPool2d):  # unpool through the switches
-        switches, shape = cache
-        out = torch.zeros(*shape[:2], shape[2] * shape[3], dtype=g.dtype)
-        out.scatter_add_(2, switches.flatten(2), g.flatten(2))
-        return out.reshape(shape)
-    if isinstance(layer, nn.Conv2d):  # filter with the flipped filters
-        pad = _output_padding(layer, cache, g.shape)
-        return F.conv_transpose2d(
-            g, layer.weight, None, layer.stride, layer.padding, pad,
-            layer.groups, layer.dilation,
-        )  # fmt: skip
-    if isinstance(layer, nn.Linear):
-        return g @ layer.weight
-    return g.reshape(cache)  # Flatten, Identity
+    match layer, cache:
+        case nn.ReLU(), Tensor():  # the cache is the ReLU's output
+            if rule.backward_mask:
+                g = torch.relu(g)  # DeconvNet: rectify the signal
+            if rule.forward_mask:
+                g = g * (cache > 0)  # gradient: only where the unit was on
+            return g
+        case nn.MaxPool2d(), Switches(indices, shape):  # unpool through them
+            out = torch.zeros(*shape[:2], shape[2] * shape[3], dtype=g.dtype)
+            out.scatter_add_(2, indices.flatten(2), g.flatten(2))
+            return out.reshape(shape)
+        case nn.Conv2d(), torch.Size():  # filter with the flipped filters
+            padding, extra = _transpose_padding(layer, cache, g.shape)
+            return F.conv_transpose2d(
+                g, layer.weight, None, layer.stride, padding, extra,
+                layer.groups, layer.dilation,
+            )  # fmt: skip
+        case nn.Linear(), torch.Size():
+            return g @ layer.weight
+        case nn.Flatten() | nn.Identity(), torch.Size():
+            return g.reshape(cache)
+    raise ValueError(
+        f"layer_backward does not handle {type(layer).__name__} "
+        f"with a cache of type {type(cache).__name__}"
+    )
 
 
-def layerwise_attribute(model: nn.Sequential, x: Tensor, target: object, rule: str) -> Tensor:
+def layerwise_attribute(model: nn.Sequential, x: Tensor, target: Target, rule: RuleName) -> Tensor:
     """The three rules written out layer by layer, as Zeiler & Fergus describe DeconvNet.
 
     A forward pass records what the backward pass needs (:func:`layer_forward`); the
@@ -523,7 +551,7 @@ def layerwise_attribute(model: nn.Sequential, x: Tensor, target: object, rule: s
         The map, same shape as ``x``.
     """
     r = _rule(rule)
-    a, caches = _check_input(x).detach(), []
+    a, caches = _check_input(x).detach(), list[LayerCache]()
     with torch.no_grad():
         for layer in model:  # forward, keeping what each backward step needs
             a, cache = layer_forward(layer, a)
@@ -538,8 +566,10 @@ def layerwise_attribute(model: nn.Sequential, x: Tensor, target: object, rule: s
     return g
 
 
-def _output_padding(conv: nn.Conv2d, in_shape: torch.Size, out_shape: torch.Size) -> list[int]:
-    """Rows/columns a strided convolution dropped, restored by its transpose."""
+def _transpose_padding(
+    conv: nn.Conv2d, in_shape: torch.Size, out_shape: torch.Size
+) -> tuple[tuple[int, ...], list[int]]:
+    """The convolution's padding, and the rows/columns it dropped that its transpose restores."""
     if isinstance(conv.padding, str):
         raise ValueError("layer_backward needs numeric convolution padding")
     pad = []
@@ -547,7 +577,7 @@ def _output_padding(conv: nn.Conv2d, in_shape: torch.Size, out_shape: torch.Size
         span = (out_shape[2 + d] - 1) * conv.stride[d] - 2 * conv.padding[d]
         span += conv.dilation[d] * (conv.kernel_size[d] - 1) + 1
         pad.append(in_shape[2 + d] - span)
-    return pad
+    return conv.padding, pad
 
 
 # --- Sanity checks (Adebayo et al. 2018; Nie et al. 2018) ---
@@ -710,15 +740,15 @@ class Cascade:
     """
 
     layers: list[str]
-    correlation: dict[str, np.ndarray]
-    maps: dict[str, np.ndarray]
+    correlation: dict[RuleName, np.ndarray]
+    maps: dict[RuleName, np.ndarray]
 
 
 def cascading_randomization(
     model: nn.Module,
     x: Tensor,
-    target: object,
-    rules: Sequence[str] = tuple(RULES),
+    target: Target,
+    rules: Sequence[RuleName] = tuple(RULES),
     seed: int = 0,
     absolute: bool = True,
 ) -> Cascade:
@@ -754,7 +784,9 @@ def cascading_randomization(
     layers = list(reversed(_parametrised_layers(clone)))
     if not layers:
         raise ValueError("model has no layer with parameters to randomise")
-    maps: dict[str, list[Tensor]] = {rule: [attribute(clone, x, target, rule)] for rule in rules}
+    maps: dict[RuleName, list[Tensor]] = {
+        rule: [attribute(clone, x, target, rule)] for rule in rules
+    }
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for _, layer in layers:
@@ -777,7 +809,7 @@ def cascading_randomization(
     )
 
 
-def class_maps(model: nn.Module, x: Tensor, rule: str) -> Tensor:
+def class_maps(model: nn.Module, x: Tensor, rule: RuleName) -> Tensor:
     """The maps of every class score under ``rule``, stacked (chapter 2).
 
     Parameters
@@ -834,7 +866,7 @@ def pairwise_rank_correlation(
     return torch.einsum("nim,njm->nij", u, u)
 
 
-def class_correlation(model: nn.Module, x: Tensor, rule: str, absolute: bool = True) -> Tensor:
+def class_correlation(model: nn.Module, x: Tensor, rule: RuleName, absolute: bool = True) -> Tensor:
     """Rank correlation between the maps of every pair of target classes (Nie et al. 2018).
 
     A map that explains a *decision* should change with the class it explains; a map
@@ -862,7 +894,7 @@ def class_correlation(model: nn.Module, x: Tensor, rule: str, absolute: bool = T
     return pairwise_rank_correlation(class_maps(model, x, rule), absolute)
 
 
-def unit_maps(features: nn.Module, x: Tensor, rule: str, units: int = 8) -> Tensor:
+def unit_maps(features: nn.Module, x: Tensor, rule: RuleName, units: int = 8) -> Tensor:
     """Projections of several units of one layer, all at the same place (chapter 2).
 
     For each example, the place (row, column) where the layer's strongest activation

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
@@ -26,7 +27,44 @@ from torch import nn
 PARAM_NAMES: tuple[str, ...] = ("W_C", "b_C", "W_B", "b_B", "W_A", "b_A")
 
 Params = dict[str, np.ndarray]
-Cache = tuple[Any, ...]
+
+
+class ConvCache(NamedTuple):
+    """What :func:`conv_backward` needs: the windows ``x~[n, j s + i]`` of the padded input."""
+
+    windows: np.ndarray  # (N, L_C, k)
+
+
+class ReLUCache(NamedTuple):
+    """What :func:`relu_backward` needs: where the pre-activation was positive."""
+
+    mask: np.ndarray
+
+
+class PoolCache(NamedTuple):
+    """What :func:`avgpool_backward` needs: the input's shape and the pooling windows."""
+
+    shape: tuple[int, ...]  # (N, L_C)
+    slices: list[slice]  # slice t picks the t-th position of every window
+    pool: int  # window length w
+
+
+class DenseCache(NamedTuple):
+    """What :func:`dense_backward` needs: the layer's input and weights."""
+
+    v: np.ndarray  # (N, P) for FC1, (N, m) for Z
+    W: np.ndarray  # (m, P) for FC1, (m,) for Z
+
+
+class NetworkCache(NamedTuple):
+    """Every layer's cache, from the input to the output unit."""
+
+    conv: ConvCache
+    relu_c: ReLUCache
+    pool: PoolCache
+    fc1: DenseCache
+    relu_u: ReLUCache
+    out: DenseCache
 
 
 @dataclass(frozen=True)
@@ -199,7 +237,7 @@ def init_params(spec: Spec, seed: int = 0) -> Params:
 # --------------------------------------------------------------------------- input checks
 
 
-def _real_array(value: object, what: str) -> np.ndarray:
+def _real_array(value: npt.ArrayLike, what: str) -> np.ndarray:
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{what} must hold real numbers, got dtype {array.dtype}")
@@ -209,7 +247,7 @@ def _real_array(value: object, what: str) -> np.ndarray:
     return array
 
 
-def check_params(spec: Spec, params: Mapping[str, object]) -> Params:
+def check_params(spec: Spec, params: Mapping[str, npt.ArrayLike]) -> Params:
     """Validate a params dict against ``spec`` and return it as float64 arrays.
 
     Raises ``ValueError`` on missing or unexpected keys, wrong shapes, and non-real or
@@ -232,7 +270,7 @@ def check_params(spec: Spec, params: Mapping[str, object]) -> Params:
     return checked
 
 
-def _check_x(spec: Spec, x: object) -> tuple[np.ndarray, bool]:
+def _check_x(spec: Spec, x: npt.ArrayLike) -> tuple[np.ndarray, bool]:
     """Return ``x`` as a float64 ``(N, L)`` array and whether it was a single example."""
     array = _real_array(x, "x")
     if array.ndim not in (1, 2):
@@ -245,7 +283,7 @@ def _check_x(spec: Spec, x: object) -> tuple[np.ndarray, bool]:
     return (array[None, :] if single else array), single
 
 
-def _check_y(y: object, n: int, single: bool) -> np.ndarray:
+def _check_y(y: npt.ArrayLike, n: int, single: bool) -> np.ndarray:
     array = _real_array(y, "y")
     expected: tuple[int, ...] = () if single else (n,)
     if array.shape != expected:
@@ -267,7 +305,7 @@ def pad_forward(x: np.ndarray, left: int, right: int) -> np.ndarray:
 
 def conv_forward(
     x_pad: np.ndarray, W_C: np.ndarray, b_C: np.ndarray, stride: int
-) -> tuple[np.ndarray, Cache]:
+) -> tuple[np.ndarray, ConvCache]:
     """One-channel cross-correlation ``c_j = sum_i W_C[i] x~[j s + i] + b_C``.
 
     Parameters
@@ -289,12 +327,12 @@ def conv_forward(
     c = W_C[0] * x_pad[:, taps[0]] + b_C
     for i in range(1, W_C.shape[0]):
         c += W_C[i] * x_pad[:, taps[i]]
-    return c, (windows,)
+    return c, ConvCache(windows)
 
 
 def conv_backward(
     delta_C: np.ndarray,
-    cache: Cache,
+    cache: ConvCache,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradients of Conv1's parameters from ``delta_C = dCost/dc`` ``(N, L_C)``.
 
@@ -302,22 +340,21 @@ def conv_backward(
     of the padded input with the delta (weight sharing sums over positions);
     ``db_C = sum delta_C``.
     """
-    (windows,) = cache  # windows[n, j, i] = x~[n, j s + i], a view
-    dW_C = np.einsum("nj,nji->i", delta_C, windows)
+    # cache.windows[n, j, i] = x~[n, j s + i], a view
+    dW_C = np.einsum("nj,nji->i", delta_C, cache.windows)
     db_C = delta_C.sum()
     return dW_C, np.asarray(db_C)
 
 
-def relu_forward(a: np.ndarray) -> tuple[np.ndarray, Cache]:
+def relu_forward(a: np.ndarray) -> tuple[np.ndarray, ReLUCache]:
     """ReLU, keeping the mask ``a > 0`` for the backward pass."""
     mask = a > 0
-    return a * mask, (mask,)
+    return a * mask, ReLUCache(mask)
 
 
-def relu_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
+def relu_backward(dout: np.ndarray, cache: ReLUCache) -> np.ndarray:
     """Pass the gradient where the pre-activation was positive; 0 elsewhere (and at 0)."""
-    (mask,) = cache
-    return dout * mask
+    return dout * cache.mask
 
 
 def _tap_slices(length_out: int, step: int, taps: int) -> list[slice]:
@@ -325,7 +362,7 @@ def _tap_slices(length_out: int, step: int, taps: int) -> list[slice]:
     return [slice(r, r + step * (length_out - 1) + 1, step) for r in range(taps)]
 
 
-def avgpool_forward(r: np.ndarray, pool: int, pool_stride: int) -> tuple[np.ndarray, Cache]:
+def avgpool_forward(r: np.ndarray, pool: int, pool_stride: int) -> tuple[np.ndarray, PoolCache]:
     """Average of windows of ``pool`` taken every ``pool_stride``; a trailing rest is dropped.
 
     ``p_q = (1/w) sum_{t<w} r[q s_p + t]`` for ``q < P = floor((L_C - w)/s_p) + 1``.
@@ -336,35 +373,36 @@ def avgpool_forward(r: np.ndarray, pool: int, pool_stride: int) -> tuple[np.ndar
     for sl in slices[1:]:
         p += r[:, sl]
     p /= pool
-    return p, (r.shape, slices, pool)
+    return p, PoolCache(r.shape, slices, pool)
 
 
-def avgpool_backward(dp: np.ndarray, cache: Cache) -> np.ndarray:
+def avgpool_backward(dp: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Spread ``dCost/dp_q`` as ``1/w`` to each position of window ``q``.
 
     Positions that belong to several windows collect from each; positions that
     no window covers (dropped by the floor) get 0.
     """
-    shape, slices, pool = cache
-    dr = np.zeros(shape)
-    share = dp / pool
-    for sl in slices:
+    dr = np.zeros(cache.shape)
+    share = dp / cache.pool
+    for sl in cache.slices:
         dr[:, sl] += share
     return dr
 
 
-def dense_forward(v: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Cache]:
+def dense_forward(v: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, DenseCache]:
     """Fully connected layer ``v W^T + b``; ``W`` is ``(m, P)`` (FC1) or ``(m,)`` (Z)."""
-    return v @ W.T + b, (v, W)
+    return v @ W.T + b, DenseCache(v, W)
 
 
-def dense_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dense_backward(
+    dout: np.ndarray, cache: DenseCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dv, dW, db)`` of :func:`dense_forward` from ``dout``.
 
     ``dW = dout^T v`` (a sum over examples of outer products), ``db = sum_n dout``,
     ``dv = dout W``.
     """
-    v, W = cache
+    v, W = cache.v, cache.W
     dW = dout.T @ v
     db = np.asarray(dout.sum(axis=0))
     dv = dout @ W if W.ndim == 2 else np.multiply.outer(dout, W)
@@ -397,7 +435,7 @@ def bce_with_logits(a: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 # --------------------------------------------------------------------------- the network
 
 
-def _network_forward(spec: Spec, params: Params, x: np.ndarray) -> tuple[np.ndarray, list[Cache]]:
+def _network_forward(spec: Spec, params: Params, x: np.ndarray) -> tuple[np.ndarray, NetworkCache]:
     """Logit ``a`` ``(N,)`` of a batch ``x`` ``(N, L)``, with every layer's cache."""
     x_pad = pad_forward(x, spec.pad_left, spec.pad_right)
     c, conv_cache = conv_forward(x_pad, params["W_C"], params["b_C"], spec.stride)
@@ -406,23 +444,23 @@ def _network_forward(spec: Spec, params: Params, x: np.ndarray) -> tuple[np.ndar
     u, fc1_cache = dense_forward(p, params["W_B"], params["b_B"])
     h, relu_u_cache = relu_forward(u)
     a, out_cache = dense_forward(h, params["W_A"], params["b_A"])
-    return a, [conv_cache, relu_c_cache, pool_cache, fc1_cache, relu_u_cache, out_cache]
+    caches = NetworkCache(conv_cache, relu_c_cache, pool_cache, fc1_cache, relu_u_cache, out_cache)
+    return a, caches
 
 
-def _network_backward(delta_A: np.ndarray, caches: list[Cache]) -> Params:
+def _network_backward(delta_A: np.ndarray, caches: NetworkCache) -> Params:
     """All six gradients from the output delta ``delta_A = z - y``, in order."""
-    conv, relu_c, pool, fc1, relu_u, out = caches  # the layers' caches
-    dh, dW_A, db_A = dense_backward(delta_A, out)  # step 1: Z's parameters
-    delta_B = relu_backward(dh, relu_u)  # step 2
-    dp, dW_B, db_B = dense_backward(delta_B, fc1)  # step 3: g = dp
-    dr = avgpool_backward(dp, pool)  # step 4
-    delta_C = relu_backward(dr, relu_c)  # step 5
-    dW_C, db_C = conv_backward(delta_C, conv)  # step 6
+    dh, dW_A, db_A = dense_backward(delta_A, caches.out)  # step 1: Z
+    delta_B = relu_backward(dh, caches.relu_u)  # step 2
+    dp, dW_B, db_B = dense_backward(delta_B, caches.fc1)  # step 3: g = dp
+    dr = avgpool_backward(dp, caches.pool)  # step 4
+    delta_C = relu_backward(dr, caches.relu_c)  # step 5
+    dW_C, db_C = conv_backward(delta_C, caches.conv)  # step 6
     grads = (dW_C, db_C, dW_B, db_B, dW_A, db_A)
     return dict(zip(PARAM_NAMES, grads, strict=True))
 
 
-def forward(spec: Spec, params: Mapping[str, object], x: object) -> np.ndarray:
+def forward(spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike) -> np.ndarray:
     """Output ``z = sigmoid(a)`` of the network.
 
     Parameters
@@ -446,7 +484,9 @@ def forward(spec: Spec, params: Mapping[str, object], x: object) -> np.ndarray:
     return z.reshape(()) if single else z
 
 
-def cost(spec: Spec, params: Mapping[str, object], x: object, y: object) -> float:
+def cost(
+    spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike, y: npt.ArrayLike
+) -> float:
     """The assignment's cost: binary cross-entropy summed over the examples.
 
     Computed from the logit as ``softplus(a) - y a``, which equals
@@ -459,7 +499,9 @@ def cost(spec: Spec, params: Mapping[str, object], x: object, y: object) -> floa
     return bce_with_logits(a, labels)[0]
 
 
-def gradients(spec: Spec, params: Mapping[str, object], x: object, y: object) -> Params:
+def gradients(
+    spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike, y: npt.ArrayLike
+) -> Params:
     """Hand-derived ``dCost/dparam`` for every parameter group (chapter 3's derivation).
 
     Parameters
@@ -481,7 +523,10 @@ def gradients(spec: Spec, params: Mapping[str, object], x: object, y: object) ->
 
 
 def cost_and_gradients(
-    spec: Spec, params: Mapping[str, object], x: object, y: object
+    spec: Spec,
+    params: Mapping[str, npt.ArrayLike],
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
 ) -> tuple[float, Params]:
     """:func:`cost` and :func:`gradients` from one forward pass (chapter 3's SGD).
 
@@ -509,7 +554,7 @@ def cost_and_gradients(
 
 
 def pre_activations(
-    spec: Spec, params: Mapping[str, object], x: object
+    spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:
     """Conv1's pre-activation ``c`` ``(N, L_C)`` and FC1's ``u`` ``(N, m)``, for plots and checks.
 
@@ -528,10 +573,12 @@ def pre_activations(
 
 
 def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
-    """``max |ours - reference| / max |reference|`` (0 when both are exactly 0).
+    """Relative error in the max norm, ``max |ours - reference| / max |reference|``.
 
-    The error is measured relative to the largest entry of the group, so that entries that
-    are tiny by cancellation do not dominate. Used by chapter 3 and its tests.
+    0 when both are exactly 0, infinite when only ``reference`` is. The error is measured
+    relative to the largest entry of the group, so that entries that are tiny by
+    cancellation do not dominate. (Chapter 1's equivariance errors are relative errors in
+    the L2 norm instead: see :mod:`cnnbook.equivariance`.) Used by chapter 3 and its tests.
     """
     ours, reference = np.asarray(ours, dtype=np.float64), np.asarray(reference, np.float64)
     if ours.shape != reference.shape:
@@ -544,7 +591,11 @@ def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
 
 
 def numerical_gradients(
-    spec: Spec, params: Mapping[str, object], x: object, y: object, step: float = 1e-6
+    spec: Spec,
+    params: Mapping[str, npt.ArrayLike],
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    step: float = 1e-6,
 ) -> Params:
     """Central differences ``(Cost(theta + h e) - Cost(theta - h e)) / 2h`` for every parameter.
 
@@ -571,7 +622,9 @@ def numerical_gradients(
     return grads
 
 
-def kink_clearance(spec: Spec, params: Mapping[str, object], x: object, step: float) -> float:
+def kink_clearance(
+    spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike, step: float
+) -> float:
     """How far every ReLU is from switching when any one parameter moves by ``±step``.
 
     Returns the smallest ratio ``|pre-activation| / bound`` over all Conv1 and FC1 units and
@@ -636,13 +689,14 @@ class TorchTwin(nn.Module):
 
     def groups(self) -> dict[str, torch.Tensor]:
         """The torch parameter behind each of the assignment's names."""
+        tensors = dict(self.named_parameters())
         return {
-            "W_C": self.conv.weight,
-            "b_C": self.conv.bias,
-            "W_B": self.fc1.weight,
-            "b_B": self.fc1.bias,
-            "W_A": self.out.weight,
-            "b_A": self.out.bias,
+            "W_C": tensors["conv.weight"],
+            "b_C": tensors["conv.bias"],
+            "W_B": tensors["fc1.weight"],
+            "b_B": tensors["fc1.bias"],
+            "W_A": tensors["out.weight"],
+            "b_A": tensors["out.bias"],
         }
 
     def params(self) -> Params:
@@ -654,7 +708,7 @@ class TorchTwin(nn.Module):
         }
 
 
-def torch_twin(spec: Spec, params: Mapping[str, object]) -> TorchTwin:
+def torch_twin(spec: Spec, params: Mapping[str, npt.ArrayLike]) -> TorchTwin:
     """A :class:`TorchTwin` of ``spec`` holding a copy of ``params`` (float64).
 
     Used by chapter 3 and its tests as the autograd oracle.
@@ -670,13 +724,12 @@ def torch_twin(spec: Spec, params: Mapping[str, object]) -> TorchTwin:
 def autograd_gradients(twin: TorchTwin, x: torch.Tensor, y: torch.Tensor) -> Params:
     """``dCost/dparam`` of the twin by torch autograd, as a params dict (chapter 3's oracle).
 
-    ``x`` is ``(N, L)`` and ``y`` ``(N,)``, float64 tensors.
+    ``x`` is ``(N, L)`` and ``y`` ``(N,)``, float64 tensors. The twin's ``.grad`` fields are
+    left as they were.
     """
-    for tensor in twin.parameters():
-        tensor.grad = None
-    twin.cost(x, y).backward()
-    shapes = twin.spec.shapes()
+    groups, shapes = twin.groups(), twin.spec.shapes()
+    grads = torch.autograd.grad(twin.cost(x, y), list(groups.values()))
     return {
-        name: tensor.grad.numpy().reshape(shapes[name]).copy()
-        for name, tensor in twin.groups().items()
+        name: grad.numpy().reshape(shapes[name]).copy()
+        for name, grad in zip(groups, grads, strict=True)
     }

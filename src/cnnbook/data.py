@@ -27,8 +27,8 @@ def load_photo(gray: bool = False) -> np.ndarray:
     numpy.ndarray
         ``(600, 512, 3)`` RGB, or ``(600, 512)`` grey, float64 in ``[0, 1]``.
     """
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        rgb = imread(f, format="jpg").astype(np.float64) / 255.0
+    with cbook.get_sample_data("grace_hopper.jpg") as f:  # type: ignore[union-attr]
+        rgb = imread(f, format="jpg").astype(np.float64) / 255.0  # type: ignore[arg-type]
     if gray:
         return rgb @ np.array([0.299, 0.587, 0.114])
     return rgb
@@ -53,7 +53,7 @@ def load_eeg(channel: int = 0) -> np.ndarray:
     """
     if not 0 <= channel < 4:
         raise ValueError(f"channel must be in 0..3, got {channel}")
-    with cbook.get_sample_data("eeg.dat") as f:
+    with cbook.get_sample_data("eeg.dat") as f:  # type: ignore[union-attr]
         raw = np.frombuffer(f.read(), dtype=np.float64)
     return raw.reshape(-1, 4)[:, channel].copy()
 
@@ -66,7 +66,7 @@ def load_membrane() -> np.ndarray:
     numpy.ndarray
         ``(12000,)`` float64 (stored as float32).
     """
-    with cbook.get_sample_data("membrane.dat") as f:
+    with cbook.get_sample_data("membrane.dat") as f:  # type: ignore[union-attr]
         return np.frombuffer(f.read(), dtype=np.float32).astype(np.float64)
 
 

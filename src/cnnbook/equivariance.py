@@ -4,7 +4,7 @@ Conventions used throughout (and in the chapter's proofs):
 
 - a *shift* ``T_s`` moves content ``s`` samples towards higher indices,
   ``(T_s x)[i] = x[i - s]``, either wrapping around (``"circular"``) or filling the vacated
-  samples with zeros (``"zero"``);
+  samples with zeros (``"zeros"``, the spelling of torch's ``padding_mode``);
 - a *convolution* is what deep-learning libraries compute, a cross-correlation with a
   kernel of odd size ``k`` centred on the output sample, ``y[i] = sum_j w[j] x[i + j - c]``
   with ``c = (k - 1) // 2``;
@@ -13,7 +13,9 @@ Conventions used throughout (and in the chapter's proofs):
   band-limited (Fourier) shift is used as the reference.
 
 Every shift and error function accepts numpy arrays and torch tensors alike and returns
-the type it was given.
+the type it was given. Errors are relative errors in the L2 (Euclidean) norm over all
+entries, ``||difference|| / ||reference||``; chapter 3's gradient checks use the max norm
+(:func:`cnnbook.cnn1d.relative_error`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
 import numpy as np
 import torch
@@ -30,7 +32,9 @@ from scipy.linalg import null_space
 from scipy.ndimage import maximum_filter
 from torch import nn
 
-MODES: tuple[str, ...] = ("circular", "zero")
+#: How a shift, or a layer's "same" padding, treats the border: wrap around, or zeros.
+PaddingMode = Literal["circular", "zeros"]
+MODES: tuple[PaddingMode, ...] = get_args(PaddingMode)
 
 #: A numpy array or a torch tensor; functions return the type they were given.
 Array = TypeVar("Array", np.ndarray, torch.Tensor)
@@ -52,9 +56,10 @@ def _as_tuple(value: IntOrInts, what: str) -> tuple[int, ...]:
         raise ValueError(f"{what} must be integers, got {value!r}") from err
 
 
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"unknown shift mode {mode!r}; expected one of {MODES}")
+def _check_padding_mode(padding_mode: str) -> None:
+    """Raise unless ``padding_mode`` is one of :data:`MODES` (for shifts and layers alike)."""
+    if padding_mode not in ("circular", "zeros"):
+        raise ValueError(f"unknown padding mode {padding_mode!r}; expected 'circular' or 'zeros'")
 
 
 def _normalise_axes(axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
@@ -88,7 +93,7 @@ def _shifts_and_axes(
 def shift(
     x: Array,
     s: IntOrInts,
-    mode: str = "circular",
+    mode: PaddingMode = "circular",
     axis: IntOrInts = -1,
 ) -> Array:
     """Shift ``x`` by ``s`` samples along ``axis``: ``(T_s x)[i] = x[i - s]``.
@@ -105,7 +110,7 @@ def shift(
         Shift in samples, one integer per axis; ``|s|`` may not exceed the axis
         length.
     mode
-        ``"circular"`` wraps content around; ``"zero"`` fills the vacated
+        ``"circular"`` wraps content around; ``"zeros"`` fills the vacated
         samples with zeros.
     axis
         Axis or axes to shift.
@@ -117,14 +122,16 @@ def shift(
     """
     if not isinstance(x, torch.Tensor):
         x = np.asarray(x)
-    _check_mode(mode)
+    _check_padding_mode(mode)
     shifts, axes = _shifts_and_axes(x, s, axis)
     if mode == "circular":
         if isinstance(x, torch.Tensor):
             return torch.roll(x, shifts, dims=axes)
         return np.roll(x, shifts, axis=axes)
-    is_tensor = isinstance(x, torch.Tensor)
-    out = torch.zeros_like(x) if is_tensor else np.zeros_like(x)
+    if isinstance(x, torch.Tensor):
+        out = torch.zeros_like(x)
+    else:
+        out = np.zeros_like(x)
     src = [slice(None)] * x.ndim
     dst = [slice(None)] * x.ndim
     for si, ax in zip(shifts, axes, strict=True):
@@ -137,7 +144,7 @@ def shift(
     return out
 
 
-def shift2d(x: Array, s: tuple[int, int], mode: str = "circular") -> Array:
+def shift2d(x: Array, s: tuple[int, int], mode: PaddingMode = "circular") -> Array:
     """Translate an image (or a batch of images) by ``s = (rows, columns)``.
 
     Chapter 1 uses it on the photograph. Shifts the last two axes of ``x``.
@@ -189,7 +196,11 @@ def _norm(x: np.ndarray | torch.Tensor) -> float:
     return float(np.linalg.norm(np.ravel(x)))
 
 
-def _relative(num: float, den: float) -> float:
+def _relative_l2(
+    difference: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor
+) -> float:
+    """``||difference|| / ||reference||`` in the L2 norm; the numerator if the reference is 0."""
+    num, den = _norm(difference), _norm(reference)
     return num / den if den > 0 else num
 
 
@@ -198,7 +209,7 @@ def equivariance_residual(
     x: Array,
     s: IntOrInts,
     *,
-    mode: str = "circular",
+    mode: PaddingMode = "circular",
     stride: IntOrInts = 1,
     axis: IntOrInts = -1,
 ) -> Array:
@@ -219,7 +230,7 @@ def equivariance_residual(
     s
         Input shift, one integer per axis.
     mode
-        Shift mode, ``"circular"`` or ``"zero"``, used on both sides.
+        Shift mode, ``"circular"`` or ``"zeros"``, used on both sides.
     stride
         Total stride of ``f`` along each axis: the output is ``S`` times shorter.
     axis
@@ -232,12 +243,12 @@ def _residual_and_output(
     f: Callable[[Array], Array],
     x: Array,
     s: IntOrInts,
-    mode: str,
+    mode: PaddingMode,
     stride: IntOrInts,
     axis: IntOrInts,
 ) -> tuple[Array, Array]:
     """``(f(T_s x) - T'_{s/S} f(x), f(x))``, calling ``f`` twice."""
-    _check_mode(mode)
+    _check_padding_mode(mode)
     if not isinstance(x, torch.Tensor):
         x = np.asarray(x)
     shifts, axes = _shifts_and_axes(x, s, axis)
@@ -278,18 +289,18 @@ def equivariance_error(
     x: Array,
     s: IntOrInts,
     *,
-    mode: str = "circular",
+    mode: PaddingMode = "circular",
     stride: IntOrInts = 1,
     axis: IntOrInts = -1,
 ) -> float:
-    """Relative equivariance error ``||f(T_s x) - T'_{s/S} f(x)|| / ||f(x)||``.
+    """Relative equivariance error ``||f(T_s x) - T'_{s/S} f(x)|| / ||f(x)||`` (L2 norms).
 
     Chapter 1's main measurement: zero (up to rounding) for a layer that commutes with
     the shift. Arguments as in :func:`equivariance_residual`. When ``f(x) = 0`` the
     absolute error is returned.
     """
     residual, fx = _residual_and_output(f, x, s, mode, stride, axis)
-    return _relative(_norm(residual), _norm(fx))
+    return _relative_l2(residual, fx)
 
 
 def invariance_error(
@@ -297,10 +308,10 @@ def invariance_error(
     x: Array,
     s: IntOrInts,
     *,
-    mode: str = "circular",
+    mode: PaddingMode = "circular",
     axis: IntOrInts = -1,
 ) -> float:
-    """Relative invariance error ``||g(T_s x) - g(x)|| / ||g(x)||``.
+    """Relative invariance error ``||g(T_s x) - g(x)|| / ||g(x)||`` (L2 norms).
 
     Chapter 1 applies it to globally pooled features and to classifiers.
     """
@@ -310,7 +321,7 @@ def invariance_error(
     gtx = g(shift(x, s, mode, axis))
     if tuple(gx.shape) != tuple(gtx.shape):
         raise ValueError(f"g changed its output shape under a shift: {gx.shape} vs {gtx.shape}")
-    return _relative(_norm(gtx - gx), _norm(gx))
+    return _relative_l2(gtx - gx, gx)
 
 
 def transform_error(
@@ -319,7 +330,7 @@ def transform_error(
     t_in: Callable[[Array], Array],
     t_out: Callable[[Array], Array],
 ) -> float:
-    """Relative error ``||f(t_in x) - t_out f(x)|| / ||t_out f(x)||`` for any pair of maps.
+    """Relative error ``||f(t_in x) - t_out f(x)|| / ||t_out f(x)||`` (L2) for any pair of maps.
 
     Chapter 1 uses it for rotations and rescalings, which convolution does not commute with.
     """
@@ -330,7 +341,7 @@ def transform_error(
             f"mismatched dims: f(t_in x) has shape {tuple(result.shape)}, "
             f"t_out f(x) has shape {tuple(reference.shape)}"
         )
-    return _relative(_norm(result - reference), _norm(reference))
+    return _relative_l2(result - reference, reference)
 
 
 # ---------------------------------------------------------------------------------------
@@ -439,7 +450,7 @@ def locally_connected_matrix(weights: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def parameter_counts(
+def count_parameters(
     shape: tuple[int, ...],
     kernel: tuple[int, ...],
     in_channels: int = 1,
@@ -582,15 +593,8 @@ def format_error(value: float, tiny: float = 1e-12) -> str:
 # Torch layers and models
 # ---------------------------------------------------------------------------------------
 
-PaddingMode = Literal["circular", "zeros"]
 
-
-def _check_padding_mode(padding_mode: str) -> None:
-    if padding_mode not in ("circular", "zeros"):
-        raise ValueError(f"unknown padding mode {padding_mode!r}; expected 'circular' or 'zeros'")
-
-
-def _pad_same(x: torch.Tensor, kernel_size: int, padding_mode: str) -> torch.Tensor:
+def _pad_same(x: torch.Tensor, kernel_size: int, padding_mode: PaddingMode) -> torch.Tensor:
     left = (kernel_size - 1) // 2
     pad = (left, kernel_size - 1 - left)
     if padding_mode == "circular":
@@ -672,6 +676,8 @@ class BlurPool1d(nn.Module):
     Chapter 1 swaps it in after a stride-1 max pool and measures how much shift
     consistency it restores. Circular padding; every channel is filtered alike.
     """
+
+    filt: torch.Tensor  # the filter, a buffer (moves with the module, not trained)
 
     def __init__(self, stride: int = 2, taps: int = 3) -> None:
         super().__init__()

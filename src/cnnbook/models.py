@@ -147,8 +147,12 @@ def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Sequential:
     )
 
 
-def parameter_count(module: nn.Module) -> int:
-    """Number of trainable parameters of a torch module."""
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters of a built torch module (chapter 1's model table).
+
+    The counts of a layer or network from its sizes alone are
+    :func:`cnnbook.equivariance.count_parameters` and :func:`cnnbook.cnn1d.count_parameters`.
+    """
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
@@ -324,8 +328,12 @@ class Recipe:
             kwargs = {"splits": (split,)} if split else {}
             _DATA_CACHE[key] = TASKS[self.task](**self.task_args, **kwargs)
         return {
-            name: Split(*(None if a is None else a.copy() for a in arrays))
-            for name, arrays in _DATA_CACHE[key].items()
+            name: Split(
+                split.x.copy(),
+                split.y.copy(),
+                None if split.masks is None else split.masks.copy(),
+            )
+            for name, split in _DATA_CACHE[key].items()
         }
 
 

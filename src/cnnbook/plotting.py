@@ -13,9 +13,11 @@ from typing import Any
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.typing import RcKeyType
 
 from cnnbook.cnn1d import Spec
 
@@ -34,7 +36,7 @@ PALETTE: dict[str, str] = {
 #: Diverging colour map for signed maps (gradients, attributions, errors).
 DIVERGING = "RdBu_r"
 
-_STYLE: dict[str, object] = {
+_STYLE: dict[RcKeyType, Any] = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
     "figure.facecolor": "white",
@@ -59,7 +61,7 @@ _STYLE: dict[str, object] = {
 def use_book_style() -> None:
     """Apply the book's matplotlib style to the current process."""
     mpl.rcParams.update(_STYLE)
-    mpl.rcParams["axes.prop_cycle"] = mpl.cycler(color=list(PALETTE.values()))
+    mpl.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE.values()))
 
 
 def figure(

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
@@ -295,7 +296,7 @@ def _names_in(obj: Callable[..., Any] | type) -> Iterator[Callable[..., Any] | t
             and getattr(value, "__module__", "").startswith("cnnbook.")
             and value.__name__ not in _RECIPE_DATA
         ):
-            yield value  # type: ignore[misc]
+            yield value
 
 
 def code_closure(*roots: Callable[..., Any] | type) -> list[Callable[..., Any] | type]:
@@ -472,7 +473,7 @@ def minibatches(n: int, batch_size: int, epochs: int, seed: int = 0) -> list[np.
 
 def train_sgd(
     spec: Spec,
-    params: Mapping[str, object],
+    params: Mapping[str, npt.ArrayLike],
     x: np.ndarray,
     y: np.ndarray,
     *,
