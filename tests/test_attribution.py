@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from captum.attr import Deconvolution, GuidedBackprop, Saliency
+from attribution_oracles import Functional, captum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import spearmanr
@@ -35,18 +35,6 @@ from cnnbook.attribution import (
 from cnnbook.models import make_cnn
 
 RULE_NAMES = tuple(RULES)
-
-
-def captum(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
-    """The reference implementation. Captum warns on every call that it sets hooks on
-    the ReLUs; that warning is about Captum, so it is silenced here and only here."""
-    x = x.detach().clone().requires_grad_()  # Captum warns if it has to set this itself
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
-        if rule == "gradient":
-            return Saliency(model).attribute(x, target=target, abs=False)
-        method = {"deconvnet": Deconvolution, "guided": GuidedBackprop}[rule]
-        return method(model).attribute(x, target=target)
 
 
 def assert_close(a: Tensor, b: Tensor) -> None:
@@ -108,20 +96,6 @@ RELU_CALLS: dict[str, Callable[[Tensor], Tensor]] = {
     "Tensor.relu_": Tensor.relu_,
     "relu_ result ignored": lambda h: (h.relu_(), h)[1],
 }
-
-
-class Functional(nn.Module):
-    """``seeded_cnn``'s network with its ReLUs applied by a function call."""
-
-    def __init__(self, net: nn.Sequential, relu: Callable[[Tensor], Tensor]) -> None:
-        super().__init__()
-        self.net = net
-        self.relu = relu
-
-    def forward(self, x: Tensor) -> Tensor:
-        for layer in self.net:
-            x = self.relu(x) if isinstance(layer, nn.ReLU) else layer(x)
-        return x
 
 
 # --- Agreement with Captum, the reference implementation ---

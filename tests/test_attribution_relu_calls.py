@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from captum.attr import Deconvolution, GuidedBackprop, Saliency
+from attribution_oracles import Functional, captum
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
@@ -24,17 +24,6 @@ from cnnbook.models import make_cnn
 
 RULE_NAMES = tuple(RULES)
 RECTIFYING = ("deconvnet", "guided")
-
-
-def captum(model: nn.Module, x: Tensor, target: object, rule: str) -> Tensor:
-    """Captum's map; its warning that it hooks the ReLUs is silenced here only."""
-    x = x.detach().clone().requires_grad_()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
-        if rule == "gradient":
-            return Saliency(model).attribute(x, target=target, abs=False)
-        method = {"deconvnet": Deconvolution, "guided": GuidedBackprop}[rule]
-        return method(model).attribute(x, target=target)
 
 
 def max_diff(a: Tensor, b: Tensor) -> float:
@@ -95,20 +84,6 @@ def assert_same_state(before: dict[str, object], after: dict[str, object]) -> No
 
 
 # --- A. Every ReLU entry point, arguments by position or by keyword ---
-
-
-class Functional(nn.Module):
-    """A network with its ReLUs applied by a function call instead of its nn.ReLU layers."""
-
-    def __init__(self, net: nn.Sequential, relu: Callable[[Tensor], Tensor]) -> None:
-        super().__init__()
-        self.net = net
-        self.relu = relu
-
-    def forward(self, x: Tensor) -> Tensor:
-        for layer in self.net:
-            x = self.relu(x) if isinstance(layer, nn.ReLU) else layer(x)
-        return x
 
 
 KEYWORD_CALLS: dict[str, Callable[[Tensor], Tensor]] = {
