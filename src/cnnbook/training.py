@@ -420,6 +420,34 @@ def load(name: str, *, retrain: bool | None = None) -> Trained:
     return Trained(_as_float64(model), list(entry["losses"]), dict(entry["metrics"]))
 
 
+def artifact_problems() -> list[str]:
+    """What is wrong with the committed weights: one line per problem, empty when fresh.
+
+    A recipe whose manifest entry or weights file is missing, whose recipe (data or
+    code) changed since its weights were trained, or whose weights file is not the one
+    the manifest records; a weights file or manifest entry without a recipe.
+    """
+    from cnnbook.models import RECIPES
+
+    manifest = read_manifest()
+    problems = []
+    for name in RECIPES:
+        entry, path = manifest.get(name), weights_path(name)
+        if entry is None or not path.exists():
+            problems.append(f"{name}: no committed weights")
+            continue
+        if entry["recipe_hash"] != recipe_hash(name):
+            problems.append(f"{name}: recipe changed since its weights were trained")
+        if entry["weights_sha256"] != file_sha256(path):
+            problems.append(f"{name}: weights file differs from the manifest's")
+    for name in sorted(set(manifest) - set(RECIPES)):
+        problems.append(f"{name}: manifest entry without a recipe")
+    for path in sorted(WEIGHTS_DIR.glob("*.safetensors")):
+        if path.stem not in RECIPES:
+            problems.append(f"{path.stem}: weights file without a recipe")
+    return problems
+
+
 # ---------------------------------------------------------------------------------------
 # Chapter 3: plain SGD with the hand-derived gradients, and its autograd oracle
 # ---------------------------------------------------------------------------------------
@@ -522,31 +550,3 @@ def train_sgd_torch(
         losses[step] = loss.item() / batch.size
     trajectory[-1] = flatten(twin.params())
     return TrainingRun(twin.params(), losses, trajectory)
-
-
-def artifact_problems() -> list[str]:
-    """What is wrong with the committed weights: one line per problem, empty when fresh.
-
-    A recipe whose manifest entry or weights file is missing, whose recipe (data or
-    code) changed since its weights were trained, or whose weights file is not the one
-    the manifest records; a weights file or manifest entry without a recipe.
-    """
-    from cnnbook.models import RECIPES
-
-    manifest = read_manifest()
-    problems = []
-    for name in RECIPES:
-        entry, path = manifest.get(name), weights_path(name)
-        if entry is None or not path.exists():
-            problems.append(f"{name}: no committed weights")
-            continue
-        if entry["recipe_hash"] != recipe_hash(name):
-            problems.append(f"{name}: recipe changed since its weights were trained")
-        if entry["weights_sha256"] != file_sha256(path):
-            problems.append(f"{name}: weights file differs from the manifest's")
-    for name in sorted(set(manifest) - set(RECIPES)):
-        problems.append(f"{name}: manifest entry without a recipe")
-    for path in sorted(WEIGHTS_DIR.glob("*.safetensors")):
-        if path.stem not in RECIPES:
-            problems.append(f"{path.stem}: weights file without a recipe")
-    return problems
