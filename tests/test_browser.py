@@ -16,6 +16,7 @@ import http.server
 import json
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import BUILD, Build
+from conftest import BUILD, ROOT, Build
+
+sys.path.insert(0, str(ROOT / "tools"))
+from build_pdf import LOCAL_HOST, OFFLINE_CHROMIUM_FLAGS  # one offline set-up for both
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -33,7 +37,6 @@ pytestmark = [pytest.mark.site, pytest.mark.browser]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 SCREENSHOTS = BUILD / "screenshots"
-LOCAL_HOST = "127.0.0.1"
 
 
 def _require_browser() -> None:
@@ -74,24 +77,7 @@ def browser(server: str) -> Iterator[WebDriver]:
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--hide-scrollbars",
-        "--window-size=1280,900",
-        # The network is off: every host but the local server fails to resolve, and
-        # anything else is sent to a proxy that does not exist.
-        f"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {LOCAL_HOST}",
-        f"--proxy-server=http://{LOCAL_HOST}:9",
-        f"--proxy-bypass-list={LOCAL_HOST}",
-    ):
+    for flag in (*OFFLINE_CHROMIUM_FLAGS, "--window-size=1280,900"):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))

@@ -71,6 +71,24 @@ ANSWERS_PDF = "answers-fa.pdf"
 #: The page printed alone as the Persian answer sheet.
 ANSWERS_PAGE = "book/answers_fa"
 LOCAL_HOST = "127.0.0.1"
+#: Headless Chromium with the network cut off: every host but the local server fails to
+#: resolve, anything else goes to a proxy that does not exist, and Chromium's own
+#: background traffic is switched off. Shared with the browser tests.
+OFFLINE_CHROMIUM_FLAGS: tuple[str, ...] = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    f"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {LOCAL_HOST}",
+    f"--proxy-server=http://{LOCAL_HOST}:9",
+    f"--proxy-bypass-list={LOCAL_HOST}",
+)
 #: Width of the printed text on A4 with the margins of print.css (210 mm - 2 x 17 mm),
 #: in CSS pixels (96 per inch): formulas and tables wider than this are scaled down.
 TEXT_WIDTH_PX = round((210 - 2 * 17) / 25.4 * 96)
@@ -401,6 +419,21 @@ def _executables() -> tuple[str, str]:
     return chromium, driver
 
 
+def _pdf_bytes(driver: WebDriver) -> bytes:
+    """The open page as PDF: backgrounds, the page size of the print CSS, an outline
+    (bookmarks) from the headings, and tagged text."""
+    pdf = driver.execute_cdp_cmd(
+        "Page.printToPDF",
+        {
+            "printBackground": True,
+            "preferCSSPageSize": True,
+            "generateDocumentOutline": True,
+            "generateTaggedPDF": True,
+        },
+    )
+    return base64.b64decode(pdf["data"])
+
+
 @contextmanager
 def browser() -> Iterator[WebDriver]:
     """Headless Chromium with the network cut off: only the local server answers."""
@@ -412,21 +445,9 @@ def browser() -> Iterator[WebDriver]:
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
     for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--hide-scrollbars",
+        *OFFLINE_CHROMIUM_FLAGS,
         "--font-render-hinting=none",
         f"--window-size={TEXT_WIDTH_PX},1100",
-        f"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE {LOCAL_HOST}",
-        f"--proxy-server=http://{LOCAL_HOST}:9",
-        f"--proxy-bypass-list={LOCAL_HOST}",
     ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
@@ -532,17 +553,8 @@ def _print(driver: WebDriver, url: str, target: Path) -> dict:
         raise SystemExit(f"{url}: MathJax did not typeset every formula: {state}")
     state["scaled"] = driver.execute_script(_FIT_JS, TEXT_WIDTH_PX)
     state["kept_whole"] = driver.execute_script(_KEEP_JS, KEEP_WHOLE_BELOW * TEXT_HEIGHT_PX)
-    pdf = driver.execute_cdp_cmd(
-        "Page.printToPDF",
-        {
-            "printBackground": True,
-            "preferCSSPageSize": True,
-            "generateDocumentOutline": True,
-            "generateTaggedPDF": True,
-        },
-    )
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(base64.b64decode(pdf["data"]))
+    target.write_bytes(_pdf_bytes(driver))
     return state
 
 
@@ -610,16 +622,7 @@ def build(html: Path = HTML, out: Path = OUT, *, copy_to_site: bool = True) -> R
             pages = destination_pages(target)
             first = _pages_of(target)
             if _number_contents(driver, pages):
-                pdf = driver.execute_cdp_cmd(
-                    "Page.printToPDF",
-                    {
-                        "printBackground": True,
-                        "preferCSSPageSize": True,
-                        "generateDocumentOutline": True,
-                        "generateTaggedPDF": True,
-                    },
-                )
-                target.write_bytes(base64.b64decode(pdf["data"]))
+                target.write_bytes(_pdf_bytes(driver))
                 if _pages_of(target) != first:
                     raise SystemExit("numbering the contents changed the page count")
         report.pdfs[BOOK_PDF] = Printed(target, _pages_of(target), time.perf_counter() - start)
