@@ -112,3 +112,22 @@ def test_archive_is_the_same_bytes_for_the_same_files(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "a.zip") as zf:
         assert zf.namelist() == [f"{TOP_FOLDER}/{n}" for n in walked_files(tree)]
         assert zf.read(f"{TOP_FOLDER}/README.md") == b"README.md"
+
+
+@pytest.mark.parametrize(
+    ("authors", "label"),
+    [
+        ("{Amirkabir University of Technology}", "Amirkabir University of Technology, 2024"),
+        ("Zeiler, Matthew D. and Fergus, Rob", "Zeiler and Fergus, 2024"),
+        ("Springenberg, J. and Dosovitskiy, A. and Brox, T.", "Springenberg et al., 2024"),
+    ],
+)
+def test_author_year_labels_have_no_braces(authors: str, label: str) -> None:
+    """A corporate author, protected by braces in the bibliography, is labelled by its
+    name, as pybtex prints it in the entry itself."""
+    from authoryear import author_year_label
+    from pybtex.database import parse_string
+
+    bib = f"@misc{{key, author = {{{authors}}}, title = {{T}}, year = {{2024}}}}"
+    entry = parse_string(bib, "bibtex").entries["key"]
+    assert author_year_label(entry) == label

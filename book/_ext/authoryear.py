@@ -20,8 +20,10 @@ from sphinx.application import Sphinx
 
 
 def _surnames(entry: Entry) -> list[str]:
+    """The authors' (or editors') last names as plain text: a corporate author written
+    in braces, ``{{Amirkabir University of Technology}}``, comes out without them."""
     people = entry.persons.get("author") or entry.persons.get("editor") or []
-    return [" ".join(p.last_names) for p in people]
+    return [" ".join(n.render_as("text") for n in p.rich_last_names) for p in people]
 
 
 def author_year_label(entry: Entry) -> str:
