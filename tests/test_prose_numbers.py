@@ -19,10 +19,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 
-#: Numbers the assignment itself sets (input length 785 and the Persian date of the
-#: assignment, 1403, with its Gregorian year), the rotations of the square grid (180 and
-#: 270 degrees) and the Python version the project runs on.
-QUESTION_CONSTANTS = frozenset({"785", "1403", "2024", "180", "270", "3.11"})
+#: Numbers the course's sheet itself sets: the input length 785; the sheet's dates, its
+#: deadline as printed, 1402/02/21, which is a slip for 1403/02/21 (the PDF was made in
+#: 2024), and the Persian and Gregorian years 1403 and 2024; and the student number,
+#: 402131055, that the sheet's report rules ask for on every page of a hand-in. Then the
+#: rotations of the square grid (180 and 270 degrees) and the Python version the project
+#: runs on.
+QUESTION_CONSTANTS = frozenset({"785", "1402", "1403", "2024", "402131055", "180", "270", "3.11"})
+
+#: Persian (and Arabic-Indic) digits read as the digits they are, so that a number typed in
+#: Persian prose is checked like one typed in English: ``۴۰۲۱۳۱۰۵۵`` is ``402131055``.
+_PERSIAN_DIGITS = {
+    **{0x06F0 + d: str(d) for d in range(10)},  # Persian digits
+    **{0x0660 + d: str(d) for d in range(10)},  # Arabic-Indic digits
+    0x066B: ".",  # Arabic decimal separator
+    0x066C: ",",  # Arabic thousands separator
+    0x066A: "%",  # Arabic percent sign
+}
 
 
 def _years_of_sources() -> frozenset[str]:
@@ -65,7 +78,8 @@ def looks_computed(number: str) -> bool:
 
 def typed_numbers(markdown: str) -> list[str]:
     """The numbers in the prose of ``markdown`` that look computed and are not allowed."""
-    found = (m.group(1).strip() for m in _NUMBER.finditer(prose(markdown)))
+    text = prose(markdown).translate(_PERSIAN_DIGITS)
+    found = (m.group(1).strip() for m in _NUMBER.finditer(text))
     return [n for n in found if looks_computed(n) and n.replace(",", "") not in ALLOWED]
 
 
@@ -92,6 +106,7 @@ def test_no_computed_number_is_typed(where: str, markdown: str) -> None:
         ("an error of 3.1e-13", ["3.1e-13"]),
         ("about 1,024 weights, 12 % of them", ["1,024", "12 %"]),
         ("an input of 785 samples (Zeiler & Fergus, 2014), set in 1403", []),
+        ("دقت ۹۸٫۰٪ روی ۸۰۰ تصویر، شمارهٔ ۴۰۲۱۳۱۰۵۵، (۱۲ امتیاز)", ["98.0%", "800"]),  # noqa: RUF001
         ("layers Conv1 and FC1, a 3 x 3 kernel, 2-D images, Theorem 2", []),
         ("accuracy {glue:text}`q2_accuracy` on $n = 800$ images", []),
         ("see `train_sgd(lr=0.001)` and [the 2nd link](https://x.org/a/123)", []),
