@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from conftest import BOOK, BUILD, ROOT, Build
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -33,8 +34,9 @@ from sources import ARCHIVE, TOP_FOLDER
 pytestmark = pytest.mark.site
 
 #: Page counts the PDFs must fall in. The book (cover, contents, intro, three chapters,
-#: the answer sheet, references) prints to about 92 pages; the answer sheet to about 9
-#: (two or three pages per answer, Q3's derivation the longest, and the glossary).
+#: the answer sheet, references) prints to about 100 pages; the answer sheet to about 10
+#: (its contents, two or three pages per answer, Q3's derivation the longest, and the
+#: glossary).
 PAGES = {build_pdf.BOOK_PDF: range(60, 121), build_pdf.ANSWERS_PDF: range(6, 13)}
 #: What must never reach the printed text: TeX that MathJax did not typeset, and glue
 #: roles that myst-nb did not replace.
@@ -236,3 +238,87 @@ def test_source_archive_holds_the_project(site: Build) -> None:
     assert len(notebooks) >= 3
     assert required | notebooks <= inside, sorted(required | notebooks - inside)
     assert not [n for n in inside if n.startswith(("_build/", ".git/")) or "__pycache__" in n]
+
+
+# --------------------------------------------------------------------------------------
+# The answer sheet as a hand-in: contents, and the student in the header of every page
+# --------------------------------------------------------------------------------------
+
+#: The top margin of print.css, in points: the header is printed there.
+TOP_MARGIN_PT = 18 / 25.4 * 72
+
+
+def _page_text(pdf: Path, page: int, crop: tuple[float, float, float, float] | None = None) -> str:
+    """The text of one page, or of the rectangle ``crop`` (x, y, width, height in points,
+    from the top left) of it."""
+    args = ["pdftotext", "-enc", "UTF-8", "-f", str(page), "-l", str(page)]
+    if crop:
+        for flag, value in zip(("-x", "-y", "-W", "-H"), crop, strict=True):
+            args += [flag, str(round(value))]
+    proc = subprocess.run([*args, str(pdf), "-"], capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+def _page_size(pdf: Path) -> tuple[float, float]:
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True)
+    m = re.search(r"^Page size:\s+([\d.]+) x ([\d.]+) pts", info.stdout, re.M)
+    assert m, info.stdout
+    return float(m[1]), float(m[2])
+
+
+def _letters(text: str) -> Counter[str]:
+    """The characters of ``text`` but white space, bidi controls, zero-width non-joiners
+    and the hamza above: pdftotext writes a right-to-left line in visual order and moves
+    those (``پاسخ‌نامهٔ`` comes out ``پاسخن‌امٔه``), but keeps every letter."""
+    return Counter(re.sub("[\u200c\u0654]", "", _squeeze(text)))
+
+
+def test_the_student_is_the_one_on_the_sheet() -> None:
+    """The header's name and number, read from the answer sheet's front matter, are the
+    student's, as his report gives them."""
+    assert build_pdf.student() == build_pdf.Student("رضا آدینه پور", "۴۰۲۱۳۱۰۵۵")
+
+
+def test_answer_sheet_has_the_student_on_the_left_of_every_page_header(pdfs: Printed) -> None:
+    pdf = pdfs.path(build_pdf.ANSWERS_PDF)
+    who = build_pdf.student()
+    width, _ = _page_size(pdf)
+    number = _squeeze(who.number)
+    for page in range(1, pdfs.report.pdfs[build_pdf.ANSWERS_PDF].pages + 1):
+        left = _squeeze(_page_text(pdf, page, (0, 0, width / 2, TOP_MARGIN_PT)))
+        right = _squeeze(_page_text(pdf, page, (width / 2, 0, width / 2, TOP_MARGIN_PT)))
+        where = f"page {page}: header left {left!r}, right {right!r}"
+        assert all(word in left for word in who.name.split()), where
+        assert number in left or _anagram_in(number, left), where
+        assert not any(word in right for word in who.name.split()), where
+        assert not _anagram_in(number, right), where
+
+
+def test_answer_sheet_opens_with_the_contents_of_its_answers_in_order(
+    pdfs: Printed, site: Build
+) -> None:
+    pdf = pdfs.path(build_pdf.ANSWERS_PDF)
+    article = BeautifulSoup(
+        (site.html / f"{build_pdf.ANSWERS_PAGE}.html").read_text("utf-8"), "html.parser"
+    ).select_one("article.bd-article")
+    top = article.find("h1").find_parent("section")
+    sections = [
+        (str(sec["id"]), build_pdf._heading_text(sec.find("h2"))[1])
+        for sec in top.find_all("section", recursive=False)
+    ]
+    questions = [title for _, title in sections if title.startswith("پرسش")]
+    assert len(questions) >= 3, sections
+    numbers = [int(re.search(r"\d+", q)[0]) for q in questions]
+    assert numbers == sorted(numbers) == list(range(1, len(numbers) + 1)), questions
+    dests = build_pdf.destination_pages(pdf)
+    first = [ln for ln in _page_text(pdf, 1).splitlines() if _squeeze(ln)]
+    assert any(_letters(ln) == _letters(build_pdf.ANSWERS_CONTENTS_TITLE) for ln in first)
+    lines = [_letters(ln) for ln in first]
+    at = [lines.index(_letters(title)) for _, title in sections]  # its first line
+    assert at == sorted(at), "the contents list the answers out of order"
+    for (sid, title), i in zip(sections, at, strict=True):
+        page = dests[f"{build_pdf._slug(build_pdf.ANSWERS_PAGE)}--{sid}"]
+        shown = str(page).translate(build_pdf.PERSIAN_DIGITS)
+        assert lines[i + 1] == Counter(shown), f"{title}: page {page} not shown in the contents"
+        on_page = [_letters(ln) for ln in _page_text(pdf, page).splitlines()]
+        assert _letters(title) in on_page, f"{title} is not on page {page}"

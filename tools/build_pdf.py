@@ -10,8 +10,10 @@ It writes
 - ``_build/pdf/book.pdf``: the whole book, A4: a cover, the contents (linked, with page
   numbers), then every page of the table of contents in its order, with the chapter,
   figure and equation numbers of the site;
-- ``_build/pdf/answers-fa.pdf``: the Persian answer sheet alone, A4, its pages numbered
-  in Persian digits;
+- ``_build/pdf/answers-fa.pdf``: the Persian answer sheet alone, A4, as a hand-in: the
+  contents (the answers in order, with their pages) after the title, the student's name
+  and number in the left part of the header of every page (the sheet's rules for a
+  report), its pages numbered in Persian digits;
 
 and copies both to ``_build/html/_downloads/``, where the site links to them. It takes
 about half a minute on two cores (most of it is MathJax typesetting the book).
@@ -25,8 +27,10 @@ do; MathJax (from the site's own ``_static``) typesets the formulas; then Chrome
 ``Page.printToPDF`` prints it with the print stylesheet ``book/_static/print.css``.
 Formulas and tables wider than the page are scaled to fit. The book is printed twice:
 the first print tells on which page every chapter and section starts (``pdfinfo
--dests``), the second writes those numbers into the contents. Any request to another
-host makes the command fail.
+-dests``), the second writes those numbers into the contents; so is the answer sheet. The
+student's name and number come from the front matter of ``book/answers_fa.md`` (its
+``myst.substitutions``, which the page itself shows). Any request to another host makes
+the command fail.
 
 Needs: ``chromium`` and ``chromium-driver`` (Debian), ``poppler-utils`` (``pdfinfo``),
 and the Python packages of ``requirements.txt``.
@@ -70,6 +74,12 @@ BOOK_PDF = "book.pdf"
 ANSWERS_PDF = "answers-fa.pdf"
 #: The page printed alone as the Persian answer sheet.
 ANSWERS_PAGE = "book/answers_fa"
+#: Its source, whose front matter names the student.
+ANSWERS_SOURCE = ROOT / "book" / "answers_fa.md"
+#: The title of the answer sheet's contents ("contents", as the sheet's rules call it).
+ANSWERS_CONTENTS_TITLE = "فهرست"
+#: Persian digits, for the page numbers of the answer sheet's contents.
+PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 LOCAL_HOST = "127.0.0.1"
 #: Headless Chromium with the network cut off: every host but the local server fails to
 #: resolve, anything else goes to a proxy that does not exist, and Chromium's own
@@ -268,6 +278,81 @@ def _toc_entry(target: str, number: str, title: str, cls: str) -> str:
     )
 
 
+def _page_contents(article: Tag, title: str) -> str:
+    """The contents of one page: its sections (``h2``), in order, linked, with page slots."""
+    h1 = article.find("h1")
+    top = h1.find_parent("section") if h1 else None
+    items = []
+    for h2 in article.find_all("h2"):
+        section = h2.find_parent("section")
+        if section is None or section.find_parent("section") is not top:
+            continue
+        num, text = _heading_text(h2)
+        items.append(_toc_entry(str(section.get("id", "")), num, text, "pdf-toc-section"))
+    return (
+        '<nav class="pdf-toc pdf-toc-page-contents" id="pdf-contents">'
+        f'<h2 class="pdf-toc-title">{html_lib.escape(title)}</h2>'
+        f'<ol class="pdf-toc-sections">{"".join(items)}</ol></nav>'
+    )
+
+
+def _insert_contents(article: Tag, contents: str) -> None:
+    """Put ``contents`` in the page's first section, before its first subsection."""
+    h1 = article.find("h1")
+    top = h1.find_parent("section") if h1 else None
+    if top is None:
+        raise SystemExit("the page has no titled section to hold its contents")
+    nav = BeautifulSoup(contents, "html.parser")
+    first = top.find("section", recursive=False)
+    if first is None:
+        top.append(nav)
+    else:
+        first.insert_before(nav)
+
+
+@dataclass(frozen=True)
+class Student:
+    """Whose hand-in the answer sheet is, as its page's front matter says."""
+
+    name: str
+    number: str
+
+    @property
+    def header(self) -> str:
+        """The running header's text: name, then number."""
+        return f"{self.name}، {self.number}"
+
+
+def student(source: Path = ANSWERS_SOURCE) -> Student:
+    """The student named in the front matter of the answer sheet's source
+    (``myst.substitutions.student`` and ``student_number``)."""
+    text = source.read_text(encoding="utf-8")
+    match = re.match(r"---\n(.*?)\n---\n", text, re.S)
+    meta = (yaml.safe_load(match.group(1)) if match else None) or {}
+    subs = (meta.get("myst") or {}).get("substitutions") or {}
+    try:
+        return Student(str(subs["student"]), str(subs["student_number"]))
+    except KeyError as missing:
+        raise SystemExit(f"{source}: its front matter names no {missing}") from None
+
+
+def _css_string(text: str) -> str:
+    """``text`` as a quoted CSS string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def running_header_css(left: str, right: str) -> str:
+    """The answer sheet's header on every page: ``left`` in its left part, as the sheet's
+    rules ask for the student's name and number, ``right`` in its right part. Its look is
+    in print.css (``@page persian``)."""
+    return (
+        "@media print { @page persian { "
+        f"@top-left {{ content: {_css_string(left)}; }} "
+        f"@top-right {{ content: {_css_string(right)}; }} "
+        "} }"
+    )
+
+
 def _cover(config: dict) -> str:
     esc = html_lib.escape
     title = esc(str(config.get("title", "")))
@@ -298,10 +383,15 @@ _DOCUMENT_CSS = """
 .pdf-toc-number { min-width: 2.6em; }
 .pdf-toc-sections .pdf-toc-number { min-width: 3.2em; }
 .pdf-toc-text { flex: 0 1 auto; }
-.pdf-toc-page { flex: 1 0 3em; text-align: right; border-bottom: 1px dotted #999;
+.pdf-toc-page { flex: 1 0 3em; text-align: end; border-bottom: 1px dotted #999;
   font-variant-numeric: tabular-nums; }
 .pdf-toc-page:not(:empty) { border-bottom: none; }
 .pdf-toc-page:not(:empty)::before { content: ""; }
+/* The contents of a page printed alone: on its first page, after its introduction. */
+.pdf-toc-page-contents { break-before: auto; margin-block: 1.2em 1.6em; }
+.pdf-toc-page-contents .pdf-toc-sections { padding-inline-start: 0 !important; }
+.pdf-toc-page-contents .pdf-toc-section { margin-top: 0.35em; }
+.pdf-toc-page-contents .pdf-toc-number:empty { display: none; }
 """
 
 #: In the whole book the Persian chapter keeps the book's page numbers.
@@ -316,9 +406,13 @@ def assemble(
     lang: str = "en",
     config: dict | None = None,
     front_matter: bool = False,
+    page_contents: str | None = None,
+    extra_css: str = "",
 ) -> str:
     """One HTML document from the articles of ``docnames`` (cover and contents optional).
 
+    ``page_contents``, for a page printed alone, titles the contents of its sections,
+    which are put after its introduction; ``extra_css`` is added to the document's styles.
     The document is meant to be served from the folder of the first page, next to the
     site's own pages, so that the site's stylesheets, scripts, fonts and images load.
     """
@@ -333,6 +427,8 @@ def assemble(
             # (its references to the chapters' figures keep the book's numbers).
             for number in article.select("h1 span.section-number, h2 span.section-number"):
                 number.decompose()
+        if page_contents and not front_matter and not chapters:
+            _insert_contents(article, _page_contents(article, page_contents))
         head_soup = head_soup or soup
         chapters.append((_slug(docname), article))
     assert head_soup is not None
@@ -345,7 +441,7 @@ def assemble(
         link.decompose()
     head.title.string = title
     style = head_soup.new_tag("style")
-    style.string = _DOCUMENT_CSS + (_BOOK_ONLY_CSS if front_matter else "")
+    style.string = _DOCUMENT_CSS + (_BOOK_ONLY_CSS if front_matter else "") + extra_css
     head.append(style)
 
     body = []
@@ -558,7 +654,7 @@ def _print(driver: WebDriver, url: str, target: Path) -> dict:
     return state
 
 
-def _number_contents(driver: WebDriver, pages: dict[str, int]) -> int:
+def _number_contents(driver: WebDriver, pages: dict[str, str]) -> int:
     """Write each entry's page into the contents; how many entries got one."""
     return driver.execute_script(
         """
@@ -583,6 +679,20 @@ def _requests(driver: WebDriver) -> list[str]:
     return urls
 
 
+def _print_with_contents(
+    driver: WebDriver, url: str, target: Path, digits: dict[int, str] | None = None
+) -> None:
+    """Print ``url`` to ``target``, then again with the pages of its contents filled in
+    (written with ``digits``, a ``str.translate`` table, if given)."""
+    _print(driver, url, target)
+    pages = {k: str(v).translate(digits or {}) for k, v in destination_pages(target).items()}
+    first = _pages_of(target)
+    if _number_contents(driver, pages):
+        target.write_bytes(_pdf_bytes(driver))
+        if _pages_of(target) != first:
+            raise SystemExit(f"numbering the contents of {target.name} changed its page count")
+
+
 def build(html: Path = HTML, out: Path = OUT, *, copy_to_site: bool = True) -> Report:
     """Write ``book.pdf`` and ``answers-fa.pdf`` from the built site ``html`` into ``out``."""
     if not (html / "index.html").is_file():
@@ -601,32 +711,29 @@ def build(html: Path = HTML, out: Path = OUT, *, copy_to_site: bool = True) -> R
         book_url: assemble(
             html, order, title=str(config.get("title", "")), config=config, front_matter=True
         ).encode(),
-        answers_url: assemble(html, [ANSWERS_PAGE], title=answers_title, lang="fa").encode(),
+        answers_url: assemble(
+            html,
+            [ANSWERS_PAGE],
+            title=answers_title,
+            lang="fa",
+            page_contents=ANSWERS_CONTENTS_TITLE,
+            extra_css=running_header_css(student().header, answers_title),
+        ).encode(),
     }
     report = Report()
     out.mkdir(parents=True, exist_ok=True)
     with serve(html, documents) as base, browser() as driver:
         driver.get_log("performance")
-        # The answer sheet.
-        start = time.perf_counter()
-        target = out / ANSWERS_PDF
-        _print(driver, base + answers_url, target)
-        report.pdfs[ANSWERS_PDF] = Printed(target, _pages_of(target), time.perf_counter() - start)
-        report.requests += _requests(driver)
-        # The book, twice: the first print finds the pages of the contents' entries.
-        start = time.perf_counter()
-        target = out / BOOK_PDF
-        _print(driver, base + book_url, target)
-        report.requests += _requests(driver)
-        if shutil.which("pdfinfo"):
-            pages = destination_pages(target)
-            first = _pages_of(target)
-            if _number_contents(driver, pages):
-                target.write_bytes(_pdf_bytes(driver))
-                if _pages_of(target) != first:
-                    raise SystemExit("numbering the contents changed the page count")
-        report.pdfs[BOOK_PDF] = Printed(target, _pages_of(target), time.perf_counter() - start)
-        report.requests += _requests(driver)
+        # Each twice: the first print finds the pages of the contents' entries.
+        for name, url, digits in [
+            (ANSWERS_PDF, answers_url, PERSIAN_DIGITS),
+            (BOOK_PDF, book_url, None),
+        ]:
+            start = time.perf_counter()
+            target = out / name
+            _print_with_contents(driver, base + url, target, digits)
+            report.pdfs[name] = Printed(target, _pages_of(target), time.perf_counter() - start)
+            report.requests += _requests(driver)
     if report.foreign_requests:
         raise SystemExit("the print requested another host:\n" + "\n".join(report.foreign_requests))
     if copy_to_site:
