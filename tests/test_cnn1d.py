@@ -151,7 +151,7 @@ def test_assignment_network_numbers() -> None:
 
 
 def test_count_is_395m_plus_4_for_every_m() -> None:
-    for m in (1, 2, 7, 16, 100):
+    for m in (1, 2, 7, 16, 20, 100):
         assert count_parameters(Spec(hidden=m))["total"] == 395 * m + 4
 
 
@@ -729,6 +729,7 @@ def test_a_small_step_against_the_gradient_lowers_the_cost_by_its_norm(
 @pytest.mark.parametrize(
     "spec",
     [
+        Spec(),
         Spec(hidden=16),
         Spec(length=12, padding_right=0, kernel=3, hidden=2),
         Spec(length=40, stride=2, pool=3, pool_stride=2, hidden=5),

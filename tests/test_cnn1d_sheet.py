@@ -83,8 +83,7 @@ def _boxed_answers(
     c = {t: max(0.0, c_hat[t]) for t in c_hat}
     a = {i: (c[2 * i - 1] + c[2 * i]) / 2 for i in range(1, n_pool + 1)}
     f_hat = {
-        j: sum(w_a[j, i] * a[i] for i in range(1, n_pool + 1)) + b_m[j]
-        for j in range(1, m + 1)
+        j: sum(w_a[j, i] * a[i] for i in range(1, n_pool + 1)) + b_m[j] for j in range(1, m + 1)
     }
     f = {j: max(0.0, f_hat[j]) for j in f_hat}
     z_hat = sum(w_f[j] * f[j] for j in range(1, m + 1)) + b_f
@@ -137,12 +136,47 @@ def test_boxed_answers_as_written_equal_autograd(seed: int, y: float) -> None:
     x_in[0] = 3.0  # x_1 large: dropping or keeping a boundary term would show
     d_w_c1, d_w_a = _boxed_answers(params, x_in, y)
     auto_w_c1, auto_w_a, _ = _autograd(params, x_in, y)
-    assert np.abs(auto_w_a).max() > 0 and auto_w_c1 != 0
+    assert np.abs(auto_w_a).max() > 0
+    assert auto_w_c1 != 0
     assert d_w_c1 == pytest.approx(auto_w_c1, rel=1e-10, abs=1e-14)
     np.testing.assert_allclose(np.array(d_w_a), auto_w_a, rtol=1e-10, atol=1e-14)
     hand = gradients(spec, params, x_in, y)
     assert float(hand["W_C"][0]) == pytest.approx(auto_w_c1, rel=1e-10, abs=1e-14)
     np.testing.assert_allclose(hand["W_A"], auto_w_a, rtol=1e-10, atol=1e-14)
+
+
+def test_figure_1_redrawn_with_the_sheets_labels() -> None:
+    import matplotlib as mpl
+
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnbook.plotting import draw_network
+
+    fig, ax = plt.subplots()
+    draw_network(ax, Spec())
+    text = [t.get_text() for t in ax.texts]
+    joined = " ".join(text)
+    for label in (
+        "CONV1 (1 feature map)",
+        "stride 1, filter 2×1, pad 1",  # noqa: RUF001
+        "AVGPOOL1",
+        "stride 2, extent 2",
+        "FC1 (Fig. 1: FV1)",
+        "$m = 20$ units",
+        "Z + sigmoid",
+        "$W^C$",
+        "$W^A$ (Fig. 1: $W^M$)",
+        "$W^F$",
+        "7,880 parameters",
+    ):
+        assert label in joined
+    for cell in ("$x_{0}$", "$x_{1}$", "$x_{785}$", "$x_{786}$", "$c_{1}$", "$c_{786}$",
+                 "$a_{1}$", "$a_{393}$", "$f_{1}$", "$f_{20}$"):  # fmt: skip
+        assert cell in text
+    for absent in ("$x_{787}$", "$c_{0}$", "$f_{0}$", "$a_{0}$"):
+        assert absent not in text
+    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- old names
