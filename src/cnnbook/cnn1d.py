@@ -338,7 +338,7 @@ def conv_backward(
     delta_c: np.ndarray,
     cache: ConvCache,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gradients of Conv1's parameters from ``delta_c = dCost/dc_hat`` ``(N, L_C)``.
+    """Gradients of Conv1's parameters from ``delta_c = dCost/dc_hat`` (N, L_C).
 
     ``dW_C[i] = sum_n sum_j delta_c[n, j] x~[n, j s + i]`` is the correlation
     of the padded input with the delta (weight sharing sums over positions);
@@ -381,7 +381,7 @@ def avgpool_forward(c: np.ndarray, pool: int, pool_stride: int) -> tuple[np.ndar
 
 
 def avgpool_backward(g: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Spread ``g_i = dCost/da_i`` as ``g_i / w`` to each position of window ``i``.
+    """Spread ``g_i = dCost/da_i``, as ``g_i / w``, over window ``i``.
 
     Positions that belong to several windows collect from each; positions that
     no window covers (dropped by the floor) get 0.
