@@ -162,11 +162,11 @@ def test_figure_1_redrawn_with_the_sheets_labels() -> None:
         "stride 1, filter 2×1, pad 1",  # noqa: RUF001
         "AVGPOOL1",
         "stride 2, extent 2",
-        "FC1 (Fig. 1: FV1)",
+        "FC1 (the sheet's FV1)",
         "$m = 20$ units",
         "Z + sigmoid",
         "$W^C$",
-        "$W^A$ (Fig. 1: $W^M$)",
+        "$W^A$ (the sheet's $W^M$)",
         "$W^F$",
         "7,880 parameters",
     ):

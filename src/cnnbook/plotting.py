@@ -253,7 +253,7 @@ def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) 
             ax.text(x_gap, rows[key], r"$\cdots$", ha="center", va="center", fontsize=10)
     if m > 3:
         ax.text((xs_h[2] + xs_h[m - 1]) / 2, rows["h"], r"$\cdots$", ha="center", va="center")
-    weights = {"c": "$W^C$", "h": "$W^A$ (Fig. 1: $W^M$)", "z": "$W^F$"}
+    weights = {"c": "$W^C$", "h": "$W^A$ (the sheet's $W^M$)", "z": "$W^F$"}
     weight_x = {"c": x_gap if np.isfinite(x_gap) else centre, "h": centre, "z": centre + 1.2}
     for key, text in weights.items():
         ax.text(
@@ -288,7 +288,7 @@ def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) 
             f"$L_P = \\lfloor({length_c}-{w})/{sp}\\rfloor+1 = {length_p}$\n"
             f"stride {sp}, extent {w}",
         ),
-        "h": ("FC1 (Fig. 1: FV1)\n+ ReLU", f"$m = {m}$ units"),
+        "h": ("FC1 (the sheet's FV1)\n+ ReLU", f"$m = {m}$ units"),
         "z": ("Z + sigmoid", "1 unit"),
     }
     between = {
