@@ -342,7 +342,7 @@ def test_saturated_output_gives_finite_cost_and_gradients() -> None:
     assert np.isfinite(cost(spec, params, x, y))
     grads = gradients(spec, params, x, y)
     assert all(np.isfinite(g).all() for g in grads.values())
-    assert grads["b_F"] == pytest.approx(2.0)  # dCost/da = z - y = 1 for each example
+    assert grads["b_F"] == pytest.approx(2.0)  # dCost/dz_hat = z - y = 1 for each example
 
 
 def test_saturated_output_matches_torch_where_torch_is_exact() -> None:

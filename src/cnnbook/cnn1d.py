@@ -492,7 +492,7 @@ def forward(spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike) -
 def cost(
     spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike, y: npt.ArrayLike
 ) -> float:
-    """The assignment's cost: binary cross-entropy summed over the examples.
+    """The sheet's cost: binary cross-entropy summed over the examples.
 
     Computed from the logit as ``softplus(z_hat) - y z_hat``, which equals
     ``-y log z - (1 - y) log(1 - z)`` and never takes the log of 0. Used by chapter 3.
