@@ -1,8 +1,8 @@
 """Benchmark of chapter 3: hand-derived ``gradients`` against torch autograd on the twin.
 
 Same process, same inputs, float64, one thread for both (as the book runs), for one example
-(N = 1) and a batch (N = 2048) of the assignment's network (L = 785, m = 16). Each side
-produces the same thing: a dict of six float64 numpy gradients (ours also validates its
+(N = 1) and a batch (N = 2048) of the sheet's network (L = 785, m = 20, its Figure 1). Each
+side produces the same thing: a dict of six float64 numpy gradients (ours also validates its
 inputs). The torch side is timed from zeroing the gradients to reading them back; building
 the twin is not timed. The two sides alternate, and the best round of each is kept.
 
@@ -19,7 +19,7 @@ from cnnbook.cnn1d import Spec, autograd_gradients, gradients, init_params, torc
 
 
 def main() -> None:
-    spec = Spec(hidden=16)
+    spec = Spec()
     params = init_params(spec, seed=0)
     twin = torch_twin(spec, params)
     rng = np.random.default_rng(0)

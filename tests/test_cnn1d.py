@@ -78,10 +78,10 @@ def _loaded_twin(spec: Spec, params: dict[str, np.ndarray]) -> nn.Sequential:
     with torch.no_grad():
         conv.weight.copy_(torch.from_numpy(params["W_C"]).reshape(1, 1, -1))
         conv.bias.copy_(torch.from_numpy(params["b_C"]).reshape(1))
-        fc1.weight.copy_(torch.from_numpy(params["W_B"]))
-        fc1.bias.copy_(torch.from_numpy(params["b_B"]))
-        out.weight.copy_(torch.from_numpy(params["W_A"]).reshape(1, -1))
-        out.bias.copy_(torch.from_numpy(params["b_A"]).reshape(1))
+        fc1.weight.copy_(torch.from_numpy(params["W_A"]))
+        fc1.bias.copy_(torch.from_numpy(params["b_M"]))
+        out.weight.copy_(torch.from_numpy(params["W_F"]).reshape(1, -1))
+        out.bias.copy_(torch.from_numpy(params["b_F"]).reshape(1))
     return seq
 
 
@@ -96,8 +96,8 @@ def _autograd(spec: Spec, params: dict[str, np.ndarray], x: np.ndarray, y: np.nd
     conv, fc1, out = _torch_layers(seq)
     grads = {
         "W_C": conv.weight.grad.reshape(-1), "b_C": conv.bias.grad.reshape(()),
-        "W_B": fc1.weight.grad, "b_B": fc1.bias.grad,
-        "W_A": out.weight.grad.reshape(-1), "b_A": out.bias.grad.reshape(()),
+        "W_A": fc1.weight.grad, "b_M": fc1.bias.grad,
+        "W_F": out.weight.grad.reshape(-1), "b_F": out.bias.grad.reshape(()),
     }  # fmt: skip
     return torch.sigmoid(logit).detach().numpy(), {k: v.numpy() for k, v in grads.items()}
 
@@ -130,8 +130,8 @@ def _problem(spec: Spec, seed: int, n: int) -> tuple[dict[str, np.ndarray], np.n
     """Parameters, inputs and labels drawn independently of the code under test."""
     rng = np.random.default_rng(seed)
     shapes = {
-        "W_C": (spec.kernel,), "b_C": (), "W_B": (spec.hidden, spec.pooled_length),
-        "b_B": (spec.hidden,), "W_A": (spec.hidden,), "b_A": (),
+        "W_C": (spec.kernel,), "b_C": (), "W_A": (spec.hidden, spec.pooled_length),
+        "b_M": (spec.hidden,), "W_F": (spec.hidden,), "b_F": (),
     }  # fmt: skip
     params = {name: rng.normal(size=shape) for name, shape in shapes.items()}
     x = rng.normal(size=(n, spec.length))
@@ -151,7 +151,7 @@ def test_assignment_network_numbers() -> None:
 
 
 def test_count_is_395m_plus_4_for_every_m() -> None:
-    for m in (1, 2, 7, 16, 100):
+    for m in (1, 2, 7, 16, 20, 100):
         assert count_parameters(Spec(hidden=m))["total"] == 395 * m + 4
 
 
@@ -165,8 +165,8 @@ def test_padding_at_one_end_only() -> None:
 def test_count_in_m_of_the_assignment_and_of_one_end_padding() -> None:
     """Hand-computed: 2 + 1 + 393 m + m + m + 1, and 392 pooled values with one zero."""
     assert count_in_m(Spec(hidden=7)) == {
-        "W_C": (0, 2), "b_C": (0, 1), "W_B": (393, 0), "b_B": (1, 0),
-        "W_A": (1, 0), "b_A": (0, 1), "total": (395, 4),
+        "W_C": (0, 2), "b_C": (0, 1), "W_A": (393, 0), "b_M": (1, 0),
+        "W_F": (1, 0), "b_F": (0, 1), "total": (395, 4),
     }  # fmt: skip
     assert count_in_m(Spec(padding_right=0))["total"] == (394, 4)
     assert count_in_m(Spec(padding=0))["total"] == (394, 4)
@@ -206,7 +206,7 @@ def test_count_matches_torch_twin(spec: Spec) -> None:
     assert fc1.in_features == spec.pooled_length
     counts = count_parameters(spec)
     assert counts["total"] == sum(p.numel() for p in twin.parameters())
-    assert counts["W_B"] == fc1.weight.numel()
+    assert counts["W_A"] == fc1.weight.numel()
     assert counts["W_C"] == conv.weight.numel()
     ours = torch_twin(spec, init_params(spec))
     assert counts["total"] == sum(p.numel() for p in ours.parameters())
@@ -242,12 +242,13 @@ def test_bad_spec_is_rejected(kw: dict[str, object], message: str) -> None:
 def test_init_params_shapes_and_bounds(spec: Spec, seed: int) -> None:
     params = init_params(spec, seed=seed)
     shapes = {
-        "W_C": (spec.kernel,), "b_C": (), "W_B": (spec.hidden, spec.pooled_length),
-        "b_B": (spec.hidden,), "W_A": (spec.hidden,), "b_A": (),
+        "W_C": (spec.kernel,), "b_C": (), "W_A": (spec.hidden, spec.pooled_length),
+        "b_M": (spec.hidden,), "W_F": (spec.hidden,), "b_F": (),
     }  # fmt: skip
     assert {k: v.shape for k, v in params.items()} == shapes
     assert all(v.dtype == np.float64 for v in params.values())
-    fan_in = {"C": spec.kernel, "B": spec.pooled_length, "A": spec.hidden}
+    fan_in = {"C": spec.kernel, "A": spec.pooled_length, "M": spec.pooled_length}
+    fan_in["F"] = spec.hidden
     for name, value in params.items():
         assert np.all(np.abs(value) <= 1 / math.sqrt(fan_in[name[-1]]))
     assert sum(v.size for v in params.values()) == count_parameters(spec)["total"]
@@ -257,7 +258,7 @@ def test_init_params_shapes_and_bounds(spec: Spec, seed: int) -> None:
 
 def test_init_params_seed_changes_draws() -> None:
     spec = Spec(hidden=4)
-    assert not np.array_equal(init_params(spec, 0)["W_B"], init_params(spec, 1)["W_B"])
+    assert not np.array_equal(init_params(spec, 0)["W_A"], init_params(spec, 1)["W_A"])
 
 
 # --------------------------------------------------------------------------- forward and gradients
@@ -336,19 +337,19 @@ def literal_one(z: float, y: float) -> float:
 def test_saturated_output_gives_finite_cost_and_gradients() -> None:
     spec = Spec(length=20, hidden=2)
     params, x, _ = _problem(spec, 1, 2)
-    params["b_A"] = np.asarray(800.0)
+    params["b_F"] = np.asarray(800.0)
     y = np.zeros(2)
     assert np.isfinite(cost(spec, params, x, y))
     grads = gradients(spec, params, x, y)
     assert all(np.isfinite(g).all() for g in grads.values())
-    assert grads["b_A"] == pytest.approx(2.0)  # dCost/da = z - y = 1 for each example
+    assert grads["b_F"] == pytest.approx(2.0)  # dCost/dz_hat = z - y = 1 for each example
 
 
 def test_saturated_output_matches_torch_where_torch_is_exact() -> None:
     """For y = 0 torch's delta sigmoid(a) - 0 is exact even when sigmoid(a) is tiny."""
     spec = Spec(length=20, hidden=4)
     params, x, _ = _problem(spec, 2, 3)
-    params["b_A"] = np.asarray(-30.0)
+    params["b_F"] = np.asarray(-30.0)
     y = np.zeros(3)
     z, reference = _autograd(spec, params, x, y)
     assert np.all(z < 1e-10)
@@ -364,12 +365,12 @@ def test_flipping_output_sign_and_labels_leaves_the_cost(
 ) -> None:
     """a -> -a with y -> 1 - y is a symmetry of the cost; it holds in saturation too."""
     params, x, y = _problem(spec, seed, 3)
-    params["b_A"] = np.asarray(shift)
-    flipped = {**params, "W_A": -params["W_A"], "b_A": -params["b_A"]}
+    params["b_F"] = np.asarray(shift)
+    flipped = {**params, "W_F": -params["W_F"], "b_F": -params["b_F"]}
     ours, mirror = gradients(spec, params, x, y), gradients(spec, flipped, x, 1 - y)
     assert cost(spec, params, x, y) == cost(spec, flipped, x, 1 - y)
     for name in PARAM_NAMES:
-        sign = -1.0 if name in ("W_A", "b_A") else 1.0
+        sign = -1.0 if name in ("W_F", "b_F") else 1.0
         np.testing.assert_array_equal(ours[name], sign * mirror[name])
 
 
@@ -446,7 +447,7 @@ def test_kink_clearance_detects_a_kink_and_central_differences_then_fail() -> No
     spec = Spec(length=12, hidden=3)
     params, _, _ = _problem(spec, 3, 1)
     params["b_C"] = np.asarray(0.0)  # with x = 0 every conv pre-activation is exactly 0
-    params["b_B"] = np.abs(params["b_B"]) + 1.0  # FC1 stays on, so the kink reaches the cost
+    params["b_M"] = np.abs(params["b_M"]) + 1.0  # FC1 stays on, so the kink reaches the cost
     x, y = np.zeros((1, 12)), np.ones(1)
     assert kink_clearance(spec, params, x, 1e-6) == 0.0
     hand = gradients(spec, params, x, y)["b_C"]
@@ -456,23 +457,23 @@ def test_kink_clearance_detects_a_kink_and_central_differences_then_fail() -> No
 
 
 def test_kink_clearance_counts_the_reach_of_W_C_into_FC1() -> None:
-    """A move of W_C shifts every c_j, hence every p_q, and u by |W_B[k]|_1 times as much.
+    """A move of W_C shifts every c_j, hence every p_q, and u by |W_A[k]|_1 times as much.
 
     Computed by hand: x = 10 everywhere, k = w = 1, W_C = 1, b_C = 0, so c = p = 10 at all
-    5 positions; W_B = 1, so u = 50 + b_B = 0.02. Moving W_C down by 1e-3 lowers u by
+    5 positions; W_A = 1, so u = 50 + b_M = 0.02. Moving W_C down by 1e-3 lowers u by
     5 * 10 * 1e-3 = 0.05: FC1's ReLU switches off. A bound that forgot W_C's reach into
     FC1 (step * max |p| = 0.01) would report a clearance of 2.
     """
     spec = Spec(length=5, padding=0, kernel=1, pool=1, pool_stride=1, hidden=1)
     params = {
-        "W_C": np.array([1.0]), "b_C": np.asarray(0.0), "W_B": np.ones((1, 5)),
-        "b_B": np.array([0.02 - 50.0]), "W_A": np.array([1.0]), "b_A": np.asarray(0.0),
+        "W_C": np.array([1.0]), "b_C": np.asarray(0.0), "W_A": np.ones((1, 5)),
+        "b_M": np.array([0.02 - 50.0]), "W_F": np.array([1.0]), "b_F": np.asarray(0.0),
     }  # fmt: skip
     x = np.full((1, 5), 10.0)
     step = 1e-3
 
     def u(w_c: float) -> float:  # FC1's pre-activation, by hand
-        return float(np.maximum(w_c * x[0] + 0.0, 0.0).sum() + params["b_B"][0])
+        return float(np.maximum(w_c * x[0] + 0.0, 0.0).sum() + params["b_M"][0])
 
     assert u(1.0) > 0 > u(1.0 - step)  # a real switch within one step
     assert kink_clearance(spec, params, x, step) == pytest.approx(0.02 / (step * 50.0))
@@ -590,15 +591,15 @@ def test_single_example_needs_scalar_label() -> None:
     ("changes", "message"),
     [
         ({"W_C": None}, "missing"),
-        ({"b_A": None}, "missing"),
+        ({"b_F": None}, "missing"),
         ({"W_D": np.zeros(2)}, "unexpected"),
         ({"W_C": np.zeros(3)}, "shape"),
         ({"b_C": np.zeros(1)}, "shape"),
-        ({"W_B": np.zeros((4, 2))}, "shape"),
-        ({"W_A": np.zeros((2, 1))}, "shape"),
-        ({"b_B": np.array([np.nan, 0.0])}, "non-finite"),
+        ({"W_A": np.zeros((4, 2))}, "shape"),
+        ({"W_F": np.zeros((2, 1))}, "shape"),
+        ({"b_M": np.array([np.nan, 0.0])}, "non-finite"),
         ({"W_C": np.array([np.inf, 0.0])}, "non-finite"),
-        ({"b_A": np.array(1j)}, "real"),
+        ({"b_F": np.array(1j)}, "real"),
     ],
 )
 def test_bad_params_are_rejected(changes: dict[str, object], message: str) -> None:
@@ -728,6 +729,7 @@ def test_a_small_step_against_the_gradient_lowers_the_cost_by_its_norm(
 @pytest.mark.parametrize(
     "spec",
     [
+        Spec(),
         Spec(hidden=16),
         Spec(length=12, padding_right=0, kernel=3, hidden=2),
         Spec(length=40, stride=2, pool=3, pool_stride=2, hidden=5),

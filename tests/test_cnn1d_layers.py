@@ -118,7 +118,7 @@ def test_dense_matches_torch_linear(matrix: bool, n: int, p: int, m: int, seed: 
     rng = np.random.default_rng(seed)
     if matrix:
         v, W, b = rng.standard_normal((n, p)), rng.standard_normal((m, p)), rng.standard_normal(m)
-    else:  # the output unit: v is h (N, m), W is W_A (m,), b is b_A ()
+    else:  # the output unit: v is h (N, m), W is W_F (m,), b is b_F ()
         v, W, b = rng.standard_normal((n, m)), rng.standard_normal(m), np.asarray(0.3)
     out, cache = dense_forward(v, W, b)
     tv, tW, tb = _t(v, True), _t(W, True), _t(b, True)
@@ -154,12 +154,12 @@ def test_check_params_accepts_init_and_rejects_bad_dicts() -> None:
     assert set(checked) == set(PARAM_NAMES)
     for name in PARAM_NAMES:
         np.testing.assert_array_equal(checked[name], params[name])
-    with pytest.raises(ValueError, match="W_B"):
-        check_params(spec, {k: v for k, v in params.items() if k != "W_B"})
+    with pytest.raises(ValueError, match="W_A"):
+        check_params(spec, {k: v for k, v in params.items() if k != "W_A"})
     with pytest.raises(ValueError, match="W_C"):
         check_params(spec, {**params, "W_C": np.zeros(5)})
-    with pytest.raises(ValueError, match="b_A"):
-        check_params(spec, {**params, "b_A": np.asarray(np.nan)})
+    with pytest.raises(ValueError, match="b_F"):
+        check_params(spec, {**params, "b_F": np.asarray(np.nan)})
 
 
 def test_training_run_records_every_step() -> None:

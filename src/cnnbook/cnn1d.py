@@ -2,8 +2,11 @@
 
 The network is ``X -> zero padding -> Conv1 + ReLU -> AVGPOOL1 -> FC1 + ReLU -> Z + sigmoid``
 with one convolution channel, trained with the binary cross-entropy summed over examples.
-Parameters follow the assignment's notation: ``W_C, b_C`` (Conv1), ``W_B, b_B`` (FC1),
-``W_A, b_A`` (the output unit Z).
+Parameters follow the sheet's notation: ``W_C, b_C`` (Conv1, the sheet's $W^C$, $b^C$),
+``W_A, b_M`` (AVGPOOL1 -> FC1, the sheet's $W^A_{ji}$, $b^M_j$; ``W_A[j, i]`` is the weight
+from pooled position ``i`` to FC1 unit ``j``) and ``W_F, b_F`` (FC1 -> Z, the sheet's
+$W^F$, $b^F$). The layers' outputs are ``c, a, f, z``; their pre-activations are
+``c_hat, f_hat, z_hat``. Arrays are indexed from 0, the chapter's formulas from 1.
 
 Every layer has a ``*_forward(...) -> (out, cache)`` and a ``*_backward(dout, cache)``, as in
 CS231n, so that :func:`gradients` reads line for line like the chapter's derivation. The
@@ -24,7 +27,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 
-PARAM_NAMES: tuple[str, ...] = ("W_C", "b_C", "W_B", "b_B", "W_A", "b_A")
+PARAM_NAMES: tuple[str, ...] = ("W_C", "b_C", "W_A", "b_M", "W_F", "b_F")
 
 Params = dict[str, np.ndarray]
 
@@ -63,7 +66,7 @@ class NetworkCache(NamedTuple):
     relu_c: ReLUCache
     pool: PoolCache
     fc1: DenseCache
-    relu_u: ReLUCache
+    relu_f: ReLUCache
     out: DenseCache
 
 
@@ -75,7 +78,8 @@ class Spec:
     overrides the number at the right end, so that padding at one end only can be
     expressed); the convolution has one channel and is a cross-correlation with stride
     ``stride``; the pooling averages windows of ``pool`` taken every ``pool_stride`` and
-    drops trailing positions that do not fill a window; FC1 has ``hidden`` units.
+    drops trailing positions that do not fill a window; FC1 has ``hidden`` units (the
+    sheet's Figure 1 gives 20, the default).
 
     Used by chapter 3. Raises ``ValueError`` when a size is out of range or a layer comes
     out empty.
@@ -87,7 +91,7 @@ class Spec:
     stride: int = 1
     pool: int = 2
     pool_stride: int = 2
-    hidden: int = 16
+    hidden: int = 20
     padding_right: int | None = None
 
     def __post_init__(self) -> None:
@@ -139,41 +143,41 @@ class Spec:
 
     @property
     def pooled_length(self) -> int:
-        """Length of AVGPOOL1's output ``P``, ``floor((C - w) / s_pool) + 1`` (0 when empty)."""
+        """Length of AVGPOOL1's output ``L_P``, ``floor((L_C - w) / s_pool) + 1`` (0 when empty)."""
         span = self.conv_length - self.pool
         return span // self.pool_stride + 1 if span >= 0 else 0
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shape of each parameter group, keyed by the assignment's names."""
+        """Shape of each parameter group, keyed by the sheet's names."""
         m, length_p = self.hidden, self.pooled_length
         return {
             "W_C": (self.kernel,),
             "b_C": (),
-            "W_B": (m, length_p),
-            "b_B": (m,),
-            "W_A": (m,),
-            "b_A": (),
+            "W_A": (m, length_p),
+            "b_M": (m,),
+            "W_F": (m,),
+            "b_F": (),
         }
 
 
 def count_parameters(spec: Spec) -> dict[str, int]:
     """Number of trainable parameters of each group and in total.
 
-    Conv1 has ``k`` weights and one bias; pooling has none; FC1 has ``m * P`` weights
+    Conv1 has ``k`` weights and one bias; pooling has none; FC1 has ``m * L_P`` weights
     and ``m`` biases; the output unit has ``m`` weights and one bias. Used by chapter 3.
 
     Returns
     -------
     dict
-        Keys ``"W_C", "b_C", "W_B", "b_B", "W_A", "b_A", "total"``.
+        Keys ``"W_C", "b_C", "W_A", "b_M", "W_F", "b_F", "total"``.
     """
     counts = {
         "W_C": spec.kernel,
         "b_C": 1,
-        "W_B": spec.hidden * spec.pooled_length,
-        "b_B": spec.hidden,
-        "W_A": spec.hidden,
-        "b_A": 1,
+        "W_A": spec.hidden * spec.pooled_length,
+        "b_M": spec.hidden,
+        "W_F": spec.hidden,
+        "b_F": 1,
     }
     counts["total"] = sum(counts.values())
     return counts
@@ -216,17 +220,17 @@ def init_params(spec: Spec, seed: int = 0) -> Params:
     """Random parameters, drawn as torch draws them by default for ``Conv1d`` and ``Linear``.
 
     Every weight and bias of a layer is uniform on ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``,
-    with ``fan_in`` = ``k`` (Conv1), ``P`` (FC1) and ``m`` (Z). Used by chapter 3.
+    with ``fan_in`` = ``k`` (Conv1), ``L_P`` (FC1) and ``m`` (Z). Used by chapter 3.
 
     Returns
     -------
     dict
-        ``W_C (k,)``, ``b_C ()``, ``W_B (m, P)``, ``b_B (m,)``, ``W_A (m,)``, ``b_A ()``,
+        ``W_C (k,)``, ``b_C ()``, ``W_A (m, L_P)``, ``b_M (m,)``, ``W_F (m,)``, ``b_F ()``,
         float64.
     """
     rng = np.random.default_rng(seed)
-    fan_in = {"W_C": spec.kernel, "W_B": spec.pooled_length, "W_A": spec.hidden}
-    fan_in |= {"b_C": spec.kernel, "b_B": spec.pooled_length, "b_A": spec.hidden}
+    fan_in = {"W_C": spec.kernel, "W_A": spec.pooled_length, "W_F": spec.hidden}
+    fan_in |= {"b_C": spec.kernel, "b_M": spec.pooled_length, "b_F": spec.hidden}
     params: Params = {}
     for name, shape in spec.shapes().items():
         bound = 1.0 / np.sqrt(fan_in[name])
@@ -306,7 +310,7 @@ def pad_forward(x: np.ndarray, left: int, right: int) -> np.ndarray:
 def conv_forward(
     x_pad: np.ndarray, W_C: np.ndarray, b_C: np.ndarray, stride: int
 ) -> tuple[np.ndarray, ConvCache]:
-    """One-channel cross-correlation ``c_j = sum_i W_C[i] x~[j s + i] + b_C``.
+    """One-channel cross-correlation ``c_hat_j = sum_i W_C[i] x~[j s + i] + b_C``.
 
     Parameters
     ----------
@@ -319,37 +323,37 @@ def conv_forward(
 
     Returns
     -------
-    c, cache
+    c_hat, cache
         Pre-activation ``(N, L_C)`` and what :func:`conv_backward` needs.
     """
     windows = sliding_window_view(x_pad, W_C.shape[0], axis=1)[:, ::stride]  # (N, L_C, k)
     taps = _tap_slices(windows.shape[1], stride, W_C.shape[0])  # x~[j s + i] for all j
-    c = W_C[0] * x_pad[:, taps[0]] + b_C
+    c_hat = W_C[0] * x_pad[:, taps[0]] + b_C
     for i in range(1, W_C.shape[0]):
-        c += W_C[i] * x_pad[:, taps[i]]
-    return c, ConvCache(windows)
+        c_hat += W_C[i] * x_pad[:, taps[i]]
+    return c_hat, ConvCache(windows)
 
 
 def conv_backward(
-    delta_C: np.ndarray,
+    delta_c: np.ndarray,
     cache: ConvCache,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gradients of Conv1's parameters from ``delta_C = dCost/dc`` ``(N, L_C)``.
+    """Gradients of Conv1's parameters from ``delta_c = dCost/dc_hat`` (N, L_C).
 
-    ``dW_C[i] = sum_n sum_j delta_C[n, j] x~[n, j s + i]`` is the correlation
+    ``dW_C[i] = sum_n sum_j delta_c[n, j] x~[n, j s + i]`` is the correlation
     of the padded input with the delta (weight sharing sums over positions);
-    ``db_C = sum delta_C``.
+    ``db_C = sum delta_c``.
     """
     # cache.windows[n, j, i] = x~[n, j s + i], a view
-    dW_C = np.einsum("nj,nji->i", delta_C, cache.windows)
-    db_C = delta_C.sum()
+    dW_C = np.einsum("nj,nji->i", delta_c, cache.windows)
+    db_C = delta_c.sum()
     return dW_C, np.asarray(db_C)
 
 
-def relu_forward(a: np.ndarray) -> tuple[np.ndarray, ReLUCache]:
-    """ReLU, keeping the mask ``a > 0`` for the backward pass."""
-    mask = a > 0
-    return a * mask, ReLUCache(mask)
+def relu_forward(pre: np.ndarray) -> tuple[np.ndarray, ReLUCache]:
+    """ReLU, keeping the mask ``pre > 0`` for the backward pass."""
+    mask = pre > 0
+    return pre * mask, ReLUCache(mask)
 
 
 def relu_backward(dout: np.ndarray, cache: ReLUCache) -> np.ndarray:
@@ -362,31 +366,31 @@ def _tap_slices(length_out: int, step: int, taps: int) -> list[slice]:
     return [slice(r, r + step * (length_out - 1) + 1, step) for r in range(taps)]
 
 
-def avgpool_forward(r: np.ndarray, pool: int, pool_stride: int) -> tuple[np.ndarray, PoolCache]:
+def avgpool_forward(c: np.ndarray, pool: int, pool_stride: int) -> tuple[np.ndarray, PoolCache]:
     """Average of windows of ``pool`` taken every ``pool_stride``; a trailing rest is dropped.
 
-    ``p_q = (1/w) sum_{t<w} r[q s_p + t]`` for ``q < P = floor((L_C - w)/s_p) + 1``.
+    ``a_i = (1/w) sum_{t<w} c[i s_p + t]`` for ``i < L_P = floor((L_C - w)/s_p) + 1``.
     """
-    length_p = (r.shape[1] - pool) // pool_stride + 1
+    length_p = (c.shape[1] - pool) // pool_stride + 1
     slices = _tap_slices(length_p, pool_stride, pool)
-    p = r[:, slices[0]].copy()
+    a = c[:, slices[0]].copy()
     for sl in slices[1:]:
-        p += r[:, sl]
-    p /= pool
-    return p, PoolCache(r.shape, slices, pool)
+        a += c[:, sl]
+    a /= pool
+    return a, PoolCache(c.shape, slices, pool)
 
 
-def avgpool_backward(dp: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Spread ``dCost/dp_q`` as ``1/w`` to each position of window ``q``.
+def avgpool_backward(g: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """Spread ``g_i = dCost/da_i``, as ``g_i / w``, over window ``i``.
 
     Positions that belong to several windows collect from each; positions that
     no window covers (dropped by the floor) get 0.
     """
-    dr = np.zeros(cache.shape)
-    share = dp / cache.pool
+    d_c = np.zeros(cache.shape)
+    share = g / cache.pool
     for sl in cache.slices:
-        dr[:, sl] += share
-    return dr
+        d_c[:, sl] += share
+    return d_c
 
 
 def dense_forward(v: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, DenseCache]:
@@ -418,45 +422,46 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -a))
 
 
-def bce_with_logits(a: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Summed binary cross-entropy of ``z = sigmoid(a)`` and its gradient in ``a``.
+def bce_with_logits(z_hat: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Summed binary cross-entropy of ``z = sigmoid(z_hat)`` and its gradient in ``z_hat``.
 
-    ``Cost = sum_n -y log z - (1 - y) log(1 - z)``, which is ``softplus(a)`` for ``y = 0``
-    and ``softplus(-a)`` for ``y = 1``; ``dCost/da = z - y`` (the output delta ``delta_A``),
-    which is ``sigmoid(a)`` for ``y = 0`` and ``-sigmoid(-a)`` for ``y = 1``. Written that
-    way, neither takes the log of 0 nor loses digits to ``1 - z`` when the sigmoid saturates.
+    ``Cost = sum_n -y log z - (1 - y) log(1 - z)``, which is ``softplus(z_hat)`` for
+    ``y = 0`` and ``softplus(-z_hat)`` for ``y = 1``; ``dCost/dz_hat = z - y`` (the output
+    delta ``delta_z``), which is ``sigmoid(z_hat)`` for ``y = 0`` and ``-sigmoid(-z_hat)``
+    for ``y = 1``. Written that way, neither takes the log of 0 nor loses digits to
+    ``1 - z`` when the sigmoid saturates.
     """
-    signed = np.where(y == 1.0, -a, a)  # the logit of the wrong answer
+    signed = np.where(y == 1.0, -z_hat, z_hat)  # the logit of the wrong answer
     cost = float(np.sum(np.logaddexp(0.0, signed)))
-    delta_A = np.where(y == 1.0, -1.0, 1.0) * sigmoid(signed)
-    return cost, delta_A
+    delta_z = np.where(y == 1.0, -1.0, 1.0) * sigmoid(signed)
+    return cost, delta_z
 
 
 # --------------------------------------------------------------------------- the network
 
 
 def _network_forward(spec: Spec, params: Params, x: np.ndarray) -> tuple[np.ndarray, NetworkCache]:
-    """Logit ``a`` ``(N,)`` of a batch ``x`` ``(N, L)``, with every layer's cache."""
+    """Pre-sigmoid output ``z_hat`` ``(N,)`` of a batch ``x`` ``(N, L)``, with every cache."""
     x_pad = pad_forward(x, spec.pad_left, spec.pad_right)
-    c, conv_cache = conv_forward(x_pad, params["W_C"], params["b_C"], spec.stride)
-    r, relu_c_cache = relu_forward(c)
-    p, pool_cache = avgpool_forward(r, spec.pool, spec.pool_stride)
-    u, fc1_cache = dense_forward(p, params["W_B"], params["b_B"])
-    h, relu_u_cache = relu_forward(u)
-    a, out_cache = dense_forward(h, params["W_A"], params["b_A"])
-    caches = NetworkCache(conv_cache, relu_c_cache, pool_cache, fc1_cache, relu_u_cache, out_cache)
-    return a, caches
+    c_hat, conv_cache = conv_forward(x_pad, params["W_C"], params["b_C"], spec.stride)
+    c, relu_c_cache = relu_forward(c_hat)
+    a, pool_cache = avgpool_forward(c, spec.pool, spec.pool_stride)
+    f_hat, fc1_cache = dense_forward(a, params["W_A"], params["b_M"])
+    f, relu_f_cache = relu_forward(f_hat)
+    z_hat, out_cache = dense_forward(f, params["W_F"], params["b_F"])
+    caches = NetworkCache(conv_cache, relu_c_cache, pool_cache, fc1_cache, relu_f_cache, out_cache)
+    return z_hat, caches
 
 
-def _network_backward(delta_A: np.ndarray, caches: NetworkCache) -> Params:
-    """All six gradients from the output delta ``delta_A = z - y``, in order."""
-    dh, dW_A, db_A = dense_backward(delta_A, caches.out)  # step 1: Z
-    delta_B = relu_backward(dh, caches.relu_u)  # step 2
-    dp, dW_B, db_B = dense_backward(delta_B, caches.fc1)  # step 3: g = dp
-    dr = avgpool_backward(dp, caches.pool)  # step 4
-    delta_C = relu_backward(dr, caches.relu_c)  # step 5
-    dW_C, db_C = conv_backward(delta_C, caches.conv)  # step 6
-    grads = (dW_C, db_C, dW_B, db_B, dW_A, db_A)
+def _network_backward(delta_z: np.ndarray, caches: NetworkCache) -> Params:
+    """All six gradients from the output delta ``delta_z = z - y``, in order."""
+    d_f, dW_F, db_F = dense_backward(delta_z, caches.out)  # step 1: Z
+    delta_f = relu_backward(d_f, caches.relu_f)  # step 2
+    g, dW_A, db_M = dense_backward(delta_f, caches.fc1)  # step 3: g = dCost/da
+    d_c = avgpool_backward(g, caches.pool)  # step 4
+    delta_c = relu_backward(d_c, caches.relu_c)  # step 5
+    dW_C, db_C = conv_backward(delta_c, caches.conv)  # step 6
+    grads = (dW_C, db_C, dW_A, db_M, dW_F, db_F)
     return dict(zip(PARAM_NAMES, grads, strict=True))
 
 
@@ -468,7 +473,7 @@ def forward(spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike) -
     spec
         The architecture.
     params
-        ``W_C, b_C, W_B, b_B, W_A, b_A`` with the shapes of :meth:`Spec.shapes`.
+        ``W_C, b_C, W_A, b_M, W_F, b_F`` with the shapes of :meth:`Spec.shapes`.
     x
         One example ``(L,)`` or a batch ``(N, L)``.
 
@@ -479,24 +484,24 @@ def forward(spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike) -
     """
     checked = check_params(spec, params)
     batch, single = _check_x(spec, x)
-    a, _ = _network_forward(spec, checked, batch)
-    z = sigmoid(a)
+    z_hat, _ = _network_forward(spec, checked, batch)
+    z = sigmoid(z_hat)
     return z.reshape(()) if single else z
 
 
 def cost(
     spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike, y: npt.ArrayLike
 ) -> float:
-    """The assignment's cost: binary cross-entropy summed over the examples.
+    """The sheet's cost: binary cross-entropy summed over the examples.
 
-    Computed from the logit as ``softplus(a) - y a``, which equals
+    Computed from the logit as ``softplus(z_hat) - y z_hat``, which equals
     ``-y log z - (1 - y) log(1 - z)`` and never takes the log of 0. Used by chapter 3.
     """
     checked = check_params(spec, params)
     batch, single = _check_x(spec, x)
     labels = _check_y(y, batch.shape[0], single)
-    a, _ = _network_forward(spec, checked, batch)
-    return bce_with_logits(a, labels)[0]
+    z_hat, _ = _network_forward(spec, checked, batch)
+    return bce_with_logits(z_hat, labels)[0]
 
 
 def gradients(
@@ -509,7 +514,7 @@ def gradients(
     spec
         The architecture.
     params
-        ``W_C, b_C, W_B, b_B, W_A, b_A``.
+        ``W_C, b_C, W_A, b_M, W_F, b_F``.
     x, y
         One example ``(L,)`` with a scalar label, or a batch ``(N, L)`` with labels ``(N,)``;
         labels are 0 or 1.
@@ -535,7 +540,7 @@ def cost_and_gradients(
     spec
         The architecture.
     params
-        ``W_C, b_C, W_B, b_B, W_A, b_A``.
+        ``W_C, b_C, W_A, b_M, W_F, b_F``.
     x, y
         One example ``(L,)`` with a scalar label, or a batch ``(N, L)`` with labels ``(N,)``;
         labels are 0 or 1.
@@ -548,25 +553,26 @@ def cost_and_gradients(
     checked = check_params(spec, params)
     batch, single = _check_x(spec, x)
     labels = _check_y(y, batch.shape[0], single)
-    a, caches = _network_forward(spec, checked, batch)
-    total, delta_A = bce_with_logits(a, labels)
-    return total, _network_backward(delta_A, caches)
+    z_hat, caches = _network_forward(spec, checked, batch)
+    total, delta_z = bce_with_logits(z_hat, labels)
+    return total, _network_backward(delta_z, caches)
 
 
 def pre_activations(
     spec: Spec, params: Mapping[str, npt.ArrayLike], x: npt.ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Conv1's pre-activation ``c`` ``(N, L_C)`` and FC1's ``u`` ``(N, m)``, for plots and checks.
+    """Conv1's pre-activation ``c_hat`` ``(N, L_C)`` and FC1's ``f_hat`` ``(N, m)``.
 
-    Used by chapter 3 (where the ReLUs switch). A single example gives ``N = 1``.
+    For plots and checks: used by chapter 3 (where the ReLUs switch). A single example
+    gives ``N = 1``.
     """
     checked = check_params(spec, params)
     batch, _ = _check_x(spec, x)
     x_pad = pad_forward(batch, spec.pad_left, spec.pad_right)
-    c, _ = conv_forward(x_pad, checked["W_C"], checked["b_C"], spec.stride)
-    p, _ = avgpool_forward(np.maximum(c, 0.0), spec.pool, spec.pool_stride)
-    u, _ = dense_forward(p, checked["W_B"], checked["b_B"])
-    return c, u
+    c_hat, _ = conv_forward(x_pad, checked["W_C"], checked["b_C"], spec.stride)
+    a, _ = avgpool_forward(np.maximum(c_hat, 0.0), spec.pool, spec.pool_stride)
+    f_hat, _ = dense_forward(a, checked["W_A"], checked["b_M"])
+    return c_hat, f_hat
 
 
 # --------------------------------------------------------------------------- checks
@@ -631,11 +637,12 @@ def kink_clearance(
     examples, where ``bound`` is the largest change of that pre-activation that a move of one
     parameter by ``step`` can cause:
 
-    - Conv1, ``c_j``: only ``W_C`` and ``b_C`` reach it, so ``|dc_j| <= step max(1, |x~|_max)``;
-    - FC1, ``u_k``: ``W_B[k]`` and ``b_B[k]`` move it by at most ``step max(1, |p|_max)``; a move
-      of ``W_C`` or ``b_C`` changes each ``c_j`` by at most ``step max(1, |x~|_max)``, hence
-      (ReLU and averaging are 1-Lipschitz) each ``p_q`` by no more, and ``u_k`` by at most
-      ``|W_B[k]|_1`` times that.
+    - Conv1, ``c_hat_t``: only ``W_C`` and ``b_C`` reach it, so
+      ``|d c_hat_t| <= step max(1, |x~|_max)``;
+    - FC1, ``f_hat_j``: ``W_A[j]`` and ``b_M[j]`` move it by at most ``step max(1, |a|_max)``;
+      a move of ``W_C`` or ``b_C`` changes each ``c_hat_t`` by at most
+      ``step max(1, |x~|_max)``, hence (ReLU and averaging are 1-Lipschitz) each ``a_i`` by
+      no more, and ``f_hat_j`` by at most ``|W_A[j]|_1`` times that.
 
     A clearance above 1 proves that no ReLU switches inside any central-difference step, so
     the cost is smooth along every probed line. Used by chapter 3 and its tests.
@@ -644,14 +651,14 @@ def kink_clearance(
         raise ValueError(f"step must be a positive finite number, got {step}")
     checked = check_params(spec, params)
     batch, _ = _check_x(spec, x)
-    c, u = pre_activations(spec, checked, batch)
+    c_hat, f_hat = pre_activations(spec, checked, batch)
     x_scale = max(1.0, float(np.max(np.abs(batch))))
     conv_bound = step * x_scale
-    p, _ = avgpool_forward(np.maximum(c, 0.0), spec.pool, spec.pool_stride)
-    p_scale = np.maximum(1.0, np.max(np.abs(p), axis=1, keepdims=True))  # (N, 1)
-    row_l1 = np.abs(checked["W_B"]).sum(axis=1)  # (m,)
-    fc_bound = step * np.maximum(p_scale, row_l1 * x_scale)  # (N, m)
-    return float(min(np.min(np.abs(c)) / conv_bound, np.min(np.abs(u) / fc_bound)))
+    a, _ = avgpool_forward(np.maximum(c_hat, 0.0), spec.pool, spec.pool_stride)
+    a_scale = np.maximum(1.0, np.max(np.abs(a), axis=1, keepdims=True))  # (N, 1)
+    row_l1 = np.abs(checked["W_A"]).sum(axis=1)  # (m,)
+    fc_bound = step * np.maximum(a_scale, row_l1 * x_scale)  # (N, m)
+    return float(min(np.min(np.abs(c_hat)) / conv_bound, np.min(np.abs(f_hat) / fc_bound)))
 
 
 # --------------------------------------------------------------------------- torch twin
@@ -674,13 +681,13 @@ class TorchTwin(nn.Module):
         self.out = nn.Linear(spec.hidden, 1, dtype=torch.float64)
 
     def logit(self, x: torch.Tensor) -> torch.Tensor:
-        """Pre-sigmoid output ``a`` ``(N,)`` of a batch ``(N, L)``."""
-        c = self.conv(self.pad(x[:, None, :]))
-        p = self.pool(torch.relu(c))[:, 0, :]
-        return self.out(torch.relu(self.fc1(p)))[:, 0]
+        """Pre-sigmoid output ``z_hat`` ``(N,)`` of a batch ``(N, L)``."""
+        c_hat = self.conv(self.pad(x[:, None, :]))
+        a = self.pool(torch.relu(c_hat))[:, 0, :]
+        return self.out(torch.relu(self.fc1(a)))[:, 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Output ``z = sigmoid(a)`` ``(N,)`` of a batch ``(N, L)``."""
+        """Output ``z = sigmoid(z_hat)`` ``(N,)`` of a batch ``(N, L)``."""
         return torch.sigmoid(self.logit(x))
 
     def cost(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -688,15 +695,15 @@ class TorchTwin(nn.Module):
         return nn.functional.binary_cross_entropy_with_logits(self.logit(x), y, reduction="sum")
 
     def groups(self) -> dict[str, torch.Tensor]:
-        """The torch parameter behind each of the assignment's names."""
+        """The torch parameter behind each of the sheet's names (``W_A`` is FC1's weight)."""
         tensors = dict(self.named_parameters())
         return {
             "W_C": tensors["conv.weight"],
             "b_C": tensors["conv.bias"],
-            "W_B": tensors["fc1.weight"],
-            "b_B": tensors["fc1.bias"],
-            "W_A": tensors["out.weight"],
-            "b_A": tensors["out.bias"],
+            "W_A": tensors["fc1.weight"],
+            "b_M": tensors["fc1.bias"],
+            "W_F": tensors["out.weight"],
+            "b_F": tensors["out.bias"],
         }
 
     def params(self) -> Params:

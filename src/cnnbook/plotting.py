@@ -155,11 +155,14 @@ def _broken_axis(u_max: float, head: float, tail: float, gap: float) -> tuple[An
 
 
 def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) -> None:
-    """Figure 1 of the assignment, redrawn from ``spec`` with every size labelled (chapter 3).
+    """Figure 1 of the sheet, redrawn from ``spec`` with every size labelled (chapter 3).
 
-    Rows from top to bottom: padded input, Conv1 + ReLU, AVGPOOL1, FC1 + ReLU, Z. Cells are
-    placed under the middle of what they see; the middle of long rows is elided; padding
-    zeros are grey and conv positions that the pooling drops are hatched.
+    Rows from bottom to top, as on the sheet: the zero-padded input ``x_1 .. x_L`` (the
+    padding zeros ``x_0``, ``x_{L+1}`` in grey), CONV1 + ReLU (``c``), AVGPOOL1 (``a``),
+    FC1 + ReLU (``f``; the sheet's figure calls it FV1) and Z. Cells are indexed from 1 and
+    placed over the middle of what they see; the middle of long rows is elided; conv
+    positions that the pooling drops are hatched. The weights between the rows carry the
+    sheet's names ``W^C``, ``W^A`` (which its figure labels ``W^M``) and ``W^F``.
     """
     colours = {
         "pad": "#D9D9D9",
@@ -174,8 +177,8 @@ def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) 
     u_max = spec.padded_length - 1
     gap = 1.6
     to_x, x_gap = _broken_axis(u_max, head, tail, gap)
-    width, height = 0.78, 0.46
-    rows = {"x": 4.0, "c": 3.0, "p": 2.0, "h": 1.0, "z": 0.0}
+    width, height = 0.8, 0.46
+    rows = {"x": 0.0, "c": 1.0, "p": 2.0, "h": 3.0, "z": 4.0}
 
     def u_conv(j: int) -> float:
         return j * s + (k - 1) / 2
@@ -198,7 +201,8 @@ def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) 
         ax.text(x, y, text, ha="center", va="center", fontsize=7.5)
 
     def link(x0: float, y0: float, x1: float, y1: float, colour: str = "#555555") -> None:
-        ax.plot([x0, x1], [y0 - height / 2, y1 + height / 2], color=colour, linewidth=0.6)
+        # from the top of the lower cell (x0, y0) to the bottom of the upper one (x1, y1)
+        ax.plot([x0, x1], [y0 + height / 2, y1 - height / 2], color=colour, linewidth=0.6)
 
     def shown(n: int, position: Any) -> dict[int, float]:
         # Elide the middle of the row; probing the ends only keeps this cheap for any length.
@@ -209,17 +213,17 @@ def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) 
     xs_c = shown(length_c, u_conv)
     xs_p = shown(length_p, u_pool)
     covered = (length_p - 1) * sp + w  # conv positions 0..covered-1 feed some window
+    first = 1 - spec.pad_left  # the padded input is x_{1-p} .. x_{L+p}: x_1 is the first sample
     for i, x in xs_x.items():
         padded = i < spec.pad_left or i >= spec.pad_left + spec.length
-        label = "0" if padded else f"$x_{{{i - spec.pad_left}}}$"
-        cell(x, rows["x"], label, colours["pad" if padded else "x"])
+        cell(x, rows["x"], f"$x_{{{i + first}}}$", colours["pad" if padded else "x"])
     for j, x in xs_c.items():
-        cell(x, rows["c"], f"$c_{{{j}}}$", colours["c"], None if j < covered else "////")
+        cell(x, rows["c"], f"$c_{{{j + 1}}}$", colours["c"], None if j < covered else "////")
         for i in range(j * s, j * s + k):
             if i in xs_x:
                 link(xs_x[i], rows["x"], x, rows["c"], "#0072B2")
     for q, x in xs_p.items():
-        cell(x, rows["p"], f"$p_{{{q}}}$", colours["p"])
+        cell(x, rows["p"], f"$a_{{{q + 1}}}$", colours["p"])
         for j in range(q * sp, q * sp + w):
             if j in xs_c:
                 link(xs_c[j], rows["c"], x, rows["p"], "#009E73")
@@ -239,7 +243,7 @@ def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) 
         else {0: centre}
     )
     for kk, x in xs_h.items():
-        cell(x, rows["h"], f"$h_{{{kk}}}$", colours["h"])
+        cell(x, rows["h"], f"$f_{{{kk + 1}}}$", colours["h"])
         for xp in xs_p.values():
             link(xp, rows["p"], x, rows["h"], "#BBBBBB")
         link(x, rows["h"], centre, rows["z"], "#CC79A7")
@@ -249,28 +253,50 @@ def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) 
             ax.text(x_gap, rows[key], r"$\cdots$", ha="center", va="center", fontsize=10)
     if m > 3:
         ax.text((xs_h[2] + xs_h[m - 1]) / 2, rows["h"], r"$\cdots$", ha="center", va="center")
+    weights = {"c": "$W^C$", "h": "$W^A$ (the sheet's $W^M$)", "z": "$W^F$"}
+    weight_x = {"c": x_gap if np.isfinite(x_gap) else centre, "h": centre, "z": centre + 1.2}
+    for key, text in weights.items():
+        ax.text(
+            weight_x[key],
+            rows[key] - 0.5,
+            text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0},
+        )
 
+    pad = (
+        f"pad {spec.pad_left} left, {spec.pad_right} right"
+        if spec.pad_left != spec.pad_right
+        else f"pad {spec.padding}"
+    )
     pads = (
         f"{spec.pad_left} + {spec.length} + {spec.pad_right}"
         if spec.pad_left != spec.pad_right
         else f"{spec.length} + 2\\cdot{spec.padding}"
     )
     names = {
-        "x": ("input $\\tilde{x}$ (zero-padded)", f"$\\tilde L = {pads} = {spec.padded_length}$"),
+        "x": ("input $X$, zero-padded", f"$\\tilde L = {pads} = {spec.padded_length}$"),
         "c": (
-            "Conv1 + ReLU",
-            f"$L_C = \\lfloor({spec.padded_length}-{k})/{s}\\rfloor+1 = {length_c}$",
+            "CONV1 (1 feature map)\n+ ReLU",
+            f"$L_C = \\lfloor({spec.padded_length}-{k})/{s}\\rfloor+1 = {length_c}$\n"
+            f"stride {s}, filter {k}×1, {pad}",  # noqa: RUF001 (the sheet's sign)
         ),
-        "p": ("AVGPOOL1", f"$L_P = \\lfloor({length_c}-{w})/{sp}\\rfloor+1 = {length_p}$"),
-        "h": ("FC1 + ReLU", f"$m = {m}$"),
-        "z": ("Z + sigmoid", "$1$"),
+        "p": (
+            "AVGPOOL1",
+            f"$L_P = \\lfloor({length_c}-{w})/{sp}\\rfloor+1 = {length_p}$\n"
+            f"stride {sp}, extent {w}",
+        ),
+        "h": ("FC1 (the sheet's FV1)\n+ ReLU", f"$m = {m}$ units"),
+        "z": ("Z + sigmoid", "1 unit"),
     }
     between = {
-        "c": f"$W^C \\in \\mathbb{{R}}^{{{k}}},\\ b^C$: {k + 1} parameters (stride {s})",
-        "p": f"no parameters (window {w}, stride {sp})",
-        "h": f"$W^B \\in \\mathbb{{R}}^{{{m}\\times{length_p}}},\\ b^B \\in \\mathbb{{R}}^{{{m}}}$:"
-        f" {m * length_p + m:,} parameters",
-        "z": f"$W^A \\in \\mathbb{{R}}^{{{m}}},\\ b^A$: {m + 1} parameters",
+        "c": f"$W^C \\in \\mathbb{{R}}^{{{k}}},\\ b^C$: {k + 1} parameters",
+        "p": "no parameters",
+        "h": f"$W^A \\in \\mathbb{{R}}^{{{m}\\times{length_p}}},\\ b^M \\in \\mathbb{{R}}^{{{m}}}$:"
+        f"\n{m * length_p + m:,} parameters",
+        "z": f"$W^F \\in \\mathbb{{R}}^{{{m}}},\\ b^F$: {m + 1} parameters",
     }
     for key, (name, size) in names.items():
         ax.text(x_lo - 0.7, rows[key], name, ha="right", va="center", fontsize=9)
@@ -278,7 +304,7 @@ def draw_network(ax: Axes, spec: Spec, *, head: float = 4.6, tail: float = 3.6) 
     for key, text in between.items():
         ax.text(
             x_hi + 0.7,
-            rows[key] + 0.5,
+            rows[key] - 0.5,
             text,
             ha="left",
             va="center",
