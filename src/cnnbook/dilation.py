@@ -220,7 +220,8 @@ def hole_free(kernel_sizes: Sequence[int], dilations: Sequence[int]) -> bool:
     depend on the order of the layers, so take them in increasing dilation: the
     stack is hole-free if and only if each dilation is at most the width seen by
     the layers of smaller dilation before it,
-    ``D_(j) <= 1 + sum_{i < j} D_(i) (K_(i) - 1)``. Layers with a kernel of 1 see nothing new and are left out.
+    ``D_(j) <= 1 + sum_{i < j} D_(i) (K_(i) - 1)``. Layers with a kernel of 1
+    see nothing new and are left out.
     """
     width = 1
     layers = _layers(kernel_sizes, dilations)
