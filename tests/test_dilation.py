@@ -321,15 +321,14 @@ def test_dilated_stack_layers_and_parameter_count(ndim: int, channels: int, bias
         assert layer.weight.dtype == torch.float64
         assert bool((layer.weight >= 0.5).all())
         assert bool((layer.weight <= 1.5).all())
+        assert float(layer.weight.detach().std()) > 0  # drawn, not constant
     x = torch.ones(1, channels, *(20,) * ndim, dtype=torch.float64)
     assert net(x).shape[2:] == (20 - 10 + 1,) * ndim  # a field of 1 + 1 + 4 + 4
 
 
 def test_receptive_field_map_counts_paths() -> None:
     # Two layers of kernel 2, weights 1: the unit at 0 sees x0 + 2 x1 + x2 (1, 2, 1 paths).
-    net = dl.dilated_stack([2, 2], [1, 1])
-    for layer in net:
-        torch.nn.init.ones_(layer.weight)
+    net = dl.dilated_stack([2, 2], [1, 1], weight_range=(1.0, 1.0))
     np.testing.assert_array_equal(dl.receptive_field_map(net, (3,)), [1.0, 2.0, 1.0])
     # With more channels the map sums the gradient over the input channels.
     net = dl.dilated_stack([1], [1], channels=2)
@@ -352,3 +351,7 @@ def test_dilated_stack_rejects_bad_arguments() -> None:
         dl.dilated_stack([3], [1], ndim=3)
     with pytest.raises(ValueError, match="channels"):
         dl.dilated_stack([3], [1], channels=0)
+    with pytest.raises(ValueError, match="low <= high"):
+        dl.dilated_stack([3], [1], weight_range=(0.0, 1.0))
+    with pytest.raises(ValueError, match="low <= high"):
+        dl.dilated_stack([3], [1], weight_range=(2.0, 1.0))

@@ -239,12 +239,13 @@ def dilated_stack(
     ndim: int = 1,
     channels: int = 1,
     bias: bool = False,
+    weight_range: tuple[float, float] = (0.5, 1.5),
     seed: int = 0,
 ) -> nn.Sequential:
     """A stack of stride-1, unpadded, dilated convolutions in float64 (torch layers).
 
     Used by chapter 4 to measure receptive fields and count parameters. The
-    weights are drawn uniformly from ``[0.5, 1.5]``: all positive, so that the
+    weights are drawn uniformly from ``weight_range``: all positive, so that the
     gradient of an output unit with respect to the input is a sum of positive
     path products, non-zero exactly on the receptive field (a linear stack with
     signed weights could cancel by chance).
@@ -261,19 +262,26 @@ def dilated_stack(
     bias
         Give every layer a bias (zero); it changes the parameter count, not the
         field.
+    weight_range
+        Bounds ``(low, high)`` of the weights, ``0 < low <= high``; ``(1, 1)``
+        makes the input gradient count the paths from each input to the unit.
     seed
         Seed of the weights.
     """
     if ndim not in (1, 2):
         raise ValueError(f"ndim must be 1 or 2, got {ndim}")
     c = _positive(channels, "channels")
+    low, high = weight_range
+    if not 0 < low <= high:
+        raise ValueError(f"need 0 < low <= high, got {weight_range}")
     conv = nn.Conv1d if ndim == 1 else nn.Conv2d
     generator = torch.Generator().manual_seed(seed)
     layers: list[nn.Module] = []
     for k, d in _layers(kernel_sizes, dilations):
         layer = conv(c, c, k, dilation=d, bias=bias, dtype=torch.float64)
         with torch.no_grad():
-            layer.weight.copy_(0.5 + torch.rand(layer.weight.shape, generator=generator))
+            u = torch.rand(layer.weight.shape, generator=generator, dtype=torch.float64)
+            layer.weight.copy_(low + (high - low) * u)
             if layer.bias is not None:
                 layer.bias.zero_()
         layers.append(layer)
