@@ -129,7 +129,7 @@ def dilated_correlate(
 
 
 def selector(dilation: int) -> np.ndarray:
-    """The ``D x D`` matrix ``A = e_1 e_1^T``: one 1 at ``(0, 0)``, zeros elsewhere.
+    """The ``D x D`` matrix ``A = e_1 e_1^T``: 1 at ``(0, 0)``, 0 elsewhere.
 
     Used by chapter 4 (part (c)): ``K (x) A`` puts ``K(p, q)`` at ``(p D, q D)``
     and zeros in between.
@@ -149,8 +149,8 @@ def dilated_kernel(
     """The dilated kernel ``K' = K (x) A`` (``numpy.kron``), trimmed to fit.
 
     Used by chapter 4 (part (c)). ``K (x) A`` is ``(F1 D, F2 D)``; its last
-    ``D - 1`` rows and columns are zero. With ``trim`` (the default) they are cut
-    off, leaving the ``(D (F1 - 1) + 1, D (F2 - 1) + 1)`` kernel whose plain
+    ``D - 1`` rows and columns are zero. With ``trim`` (the default) they are
+    cut off, leaving the ``(D (F1 - 1) + 1, D (F2 - 1) + 1)`` kernel whose plain
     valid correlation equals the dilated one.
 
     Parameters
@@ -288,7 +288,10 @@ def dilated_stack(
     return nn.Sequential(*layers)
 
 
-def receptive_field_map(network: nn.Module, input_shape: Sequence[int]) -> np.ndarray:
+def receptive_field_map(
+    network: nn.Module,
+    input_shape: Sequence[int],
+) -> np.ndarray:
     """Gradient of the centre output unit (channel 0) with respect to the input.
 
     Used by chapter 4 (part (a) and the gridding artefact). Its support, the
@@ -311,7 +314,8 @@ def receptive_field_map(network: nn.Module, input_shape: Sequence[int]) -> np.nd
     shape = tuple(_positive(s, "input size") for s in input_shape)
     first = next(p for p in network.parameters())
     channels = first.shape[1]
-    x = torch.ones((1, channels, *shape), dtype=torch.float64, requires_grad=True)
+    x = torch.ones((1, channels, *shape), dtype=torch.float64)
+    x.requires_grad_(True)
     out = network(x)
     centre = tuple(s // 2 for s in out.shape[2:])
     out[(0, 0, *centre)].backward()
