@@ -92,11 +92,12 @@ def dilated_correlate(
     image: npt.ArrayLike,
     dilation: int,
 ) -> np.ndarray:
-    """The sheet's dilated correlation ``(K *_D I)(i, j)``, summed tap by tap.
+    """The sheet's dilated correlation ``(K *_D I)(i, j)``, tap by tap.
 
-    Used by chapter 4 (parts (b) and (c)), as the definition the other forms are
-    checked against: one term ``K(m, n) I(i + D m, j + D n)`` per kernel entry,
-    for all output positions ``(i, j)`` of full overlap at once.
+    Used by chapter 4 (parts (b) and (c)), as the definition the other
+    forms are checked against: one term ``K(m, n) I(i + D m, j + D n)`` per
+    kernel entry, for all output positions ``(i, j)`` of full overlap at
+    once.
 
     Parameters
     ----------
@@ -129,10 +130,10 @@ def dilated_correlate(
 
 
 def selector(dilation: int) -> np.ndarray:
-    """The ``D x D`` matrix ``A = e_1 e_1^T``: 1 at ``(0, 0)``, 0 elsewhere.
+    """The ``D x D`` matrix ``A = e_1 e_1^T``: 1 at ``(0, 0)``, else 0.
 
-    Used by chapter 4 (part (c)): ``K (x) A`` puts ``K(p, q)`` at ``(p D, q D)``
-    and zeros in between.
+    Used by chapter 4 (part (c)): ``K (x) A`` puts ``K(p, q)`` at
+    ``(p D, q D)`` and zeros in between.
     """
     D = _positive(dilation, "dilation")
     A = np.zeros((D, D))
@@ -148,10 +149,10 @@ def dilated_kernel(
 ) -> np.ndarray:
     """The dilated kernel ``K' = K (x) A`` (``numpy.kron``), trimmed to fit.
 
-    Used by chapter 4 (part (c)). ``K (x) A`` is ``(F1 D, F2 D)``; its last
-    ``D - 1`` rows and columns are zero. With ``trim`` (the default) they are
-    cut off, leaving the ``(D (F1 - 1) + 1, D (F2 - 1) + 1)`` kernel whose plain
-    valid correlation equals the dilated one.
+    Used by chapter 4 (part (c)). ``K (x) A`` is ``(F1 D, F2 D)``; its
+    last ``D - 1`` rows and columns are zero. With ``trim`` (the default)
+    they are cut off, leaving the ``(D (F1 - 1) + 1, D (F2 - 1) + 1)``
+    kernel whose plain valid correlation equals the dilated one.
 
     Parameters
     ----------
@@ -292,19 +293,20 @@ def receptive_field_map(
     network: nn.Module,
     input_shape: Sequence[int],
 ) -> np.ndarray:
-    """Gradient of the centre output unit (channel 0) with respect to the input.
+    """Gradient of the centre output unit (channel 0) w.r.t. the input.
 
-    Used by chapter 4 (part (a) and the gridding artefact). Its support, the
-    inputs where it is non-zero, is the unit's measured receptive field (for a
-    network whose paths cannot cancel, such as :func:`dilated_stack`); its
-    values count the weighted paths from each input to the unit.
+    Used by chapter 4 (part (a) and the gridding artefact). Its support,
+    the inputs where it is non-zero, is the unit's measured receptive field
+    (for a network whose paths cannot cancel, such as
+    :func:`dilated_stack`); its values count the weighted paths from each
+    input to the unit.
 
     Parameters
     ----------
     network
         A torch module taking ``(1, C, *input_shape)`` float64 inputs.
     input_shape
-        Spatial shape of the input, large enough for the field to fit inside.
+        Spatial shape of the input, large enough for the field to fit.
 
     Returns
     -------
