@@ -17,6 +17,7 @@ CHAPTERS = (
     "q1_translation_equivariance.ipynb",
     "q2_deconvnet_guided_backprop.ipynb",
     "q3_cnn1d_gradients.ipynb",
+    "q4_dilated_convolution.ipynb",
 )
 
 

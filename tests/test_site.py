@@ -79,6 +79,7 @@ def test_every_chapter_is_built(site: Build) -> None:
         "q1_translation_equivariance",
         "q2_deconvnet_guided_backprop",
         "q3_cnn1d_gradients",
+        "q4_dilated_convolution",
         "answers_fa",
         "references",
     } <= names
@@ -142,7 +143,12 @@ def test_index_redirects_to_the_intro(site: Build) -> None:
 
 @pytest.mark.parametrize(
     "chapter",
-    ["q1_translation_equivariance", "q2_deconvnet_guided_backprop", "q3_cnn1d_gradients"],
+    [
+        "q1_translation_equivariance",
+        "q2_deconvnet_guided_backprop",
+        "q3_cnn1d_gradients",
+        "q4_dilated_convolution",
+    ],
 )
 def test_download_button_gives_the_executed_notebook(site: Build, chapter: str) -> None:
     page = (site.html / "book" / f"{chapter}.html").read_text(encoding="utf-8")
