@@ -309,7 +309,7 @@ def test_no_serious_accessibility_violation(visits: dict[str, PageVisit]) -> Non
         for theme in THEMES:
             found = visit.axe[theme]
             report[f"{rel} ({theme})"] = [
-                {"id": v["id"], "impact": v["impact"], "nodes": len(v["targets"])} for v in found
+                {"id": v["id"], "impact": v["impact"], "targets": v["targets"]} for v in found
             ]
             failures += [
                 f"{rel} ({theme}): {v['id']} ({v['impact']}) at {v['targets']}"

@@ -50,7 +50,7 @@ def _mini_build(tmp_path: Path, with_pdfs: bool, stray_link: bool) -> tuple[str,
     """A one-page Sphinx site using the extension; its page and the build's warnings."""
     src = tmp_path / "src"
     out = tmp_path / "out"
-    src.mkdir()
+    src.mkdir(parents=True)
     (src / "conf.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
         "extensions = ['downloads']\n"
