@@ -1,8 +1,12 @@
 """Every built page, opened in a real headless Chromium with the network cut off.
 
-Asserts that the page loads, that MathJax (served from the site itself) typesets every
-formula, that the console shows no error and that no request leaves the local server.
-Saves a full-page screenshot of each page under ``_build/screenshots/``.
+Each page is opened once (the ``visits`` fixture); the tests then assert on what that
+visit found: MathJax (served from the site itself) typesets every formula, images have
+alt text and load, the Persian blocks run right to left in the bundled typeface, the
+console shows no error, no request leaves the local server, and axe-core finds nothing
+serious or critical on the whole page (the theme's frame included) in light and dark
+mode. Saves a full-page screenshot of each page in both modes under
+``_build/screenshots/``.
 
 Without Chromium the tests skip with the reason, except when ``CI`` is set: there a
 missing browser is a failure, since ``.ci/run`` installs it.
