@@ -11,6 +11,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from site_links import broken_links
+
+from cnnbook.kernel import use_encrypted_kernels
+
+# The kernels nbval starts get CurveZMQ keys, as the build's do (cnnbook/kernel.py).
+use_encrypted_kernels()
 
 # Property tests: no per-example deadline (timings on a shared 2-core machine are noisy);
 # in CI the examples are derived from the test names, so a run is reproducible.
@@ -42,12 +48,17 @@ class Build:
     returncode: int
     log: str
     html: Path
+    #: Local links, anchors and resources of the site that it lacks, right after the
+    #: build (before the PDF tests add the PDFs and build it again).
+    broken_links: tuple[str, ...]
 
 
 def _jupyter_book() -> list[str]:
-    exe = shutil.which("jupyter-book")
+    """``jupyter-book build`` of this Python's environment."""
+    beside = Path(sys.executable).with_name("jupyter-book")
+    exe = str(beside) if beside.is_file() else shutil.which("jupyter-book")
     if exe is None:
-        return [sys.executable, "-m", "jupyter_book", "build"]
+        pytest.fail("jupyter-book is not installed: pip install -r requirements.txt")
     return [exe, "build"]
 
 
@@ -64,7 +75,8 @@ def site() -> Build:
         timeout=1800,
         check=False,
     )
-    return Build(proc.returncode, proc.stdout + proc.stderr, HTML)
+    links = tuple(broken_links(HTML)) if proc.returncode == 0 else ()
+    return Build(proc.returncode, proc.stdout + proc.stderr, HTML, links)
 
 
 def html_pages(html: Path) -> list[Path]:

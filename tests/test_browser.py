@@ -1,8 +1,12 @@
 """Every built page, opened in a real headless Chromium with the network cut off.
 
-Asserts that the page loads, that MathJax (served from the site itself) typesets every
-formula, that the console shows no error and that no request leaves the local server.
-Saves a full-page screenshot of each page under ``_build/screenshots/``.
+Each page is opened once (the ``visits`` fixture); the tests then assert on what that
+visit found: MathJax (served from the site itself) typesets every formula, images have
+alt text and load, the Persian blocks run right to left in the bundled typeface, the
+console shows no error, no request leaves the local server, and axe-core finds nothing
+serious or critical on the whole page (the theme's frame included) in light and dark
+mode. Saves a full-page screenshot of each page in both modes under
+``_build/screenshots/``.
 
 Without Chromium the tests skip with the reason, except when ``CI`` is set: there a
 missing browser is a failure, since ``.ci/run`` installs it.
@@ -19,6 +23,7 @@ import shutil
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -109,7 +114,8 @@ def _wait_for_math(driver: WebDriver) -> dict[str, int]:
         };
         if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
           MathJax.startup.promise.then(count, count);
-        } else { setTimeout(count, 3000); }
+        } else if (!document.querySelector('.math')) { count(); }
+        else { setTimeout(count, 3000); }
         """
     )
 
@@ -178,45 +184,97 @@ def _shot_name(rel: str, theme: str) -> Path:
     return SCREENSHOTS / f"{stem}{'' if theme == 'light' else '-' + theme}.png"
 
 
-def test_every_page_offline(site: Build, server: str, browser: WebDriver) -> None:
+AXE = Path(__file__).resolve().parent / "_vendor" / "axe-core" / "axe.min.js"
+THEMES = ("light", "dark")
+
+
+def _axe(driver: WebDriver) -> list[dict]:
+    """axe-core's violations on the whole current page (the theme's frame included)."""
+    if not driver.execute_script("return typeof window.axe === 'object';"):
+        driver.execute_script(AXE.read_text(encoding="utf-8"))  # once per page load
+    return driver.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {resultTypes: ['violations']}).then(
+          r => done(r.violations.map(v => ({
+            id: v.id, impact: v.impact,
+            targets: v.nodes.map(n => n.target.join(' ')),
+          }))),
+          e => done([{id: 'axe-error', impact: 'critical', targets: [String(e)]}]));
+        """
+    )
+
+
+@dataclass
+class PageVisit:
+    """What one visit of a page found: its math, images, Persian blocks and the fonts
+    drawing them, axe-core's violations in each colour mode, requests, console."""
+
+    math: dict[str, int]
+    facts: dict
+    fonts: dict[str, int] = field(default_factory=dict)
+    axe: dict[str, list[dict]] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    console: list[dict] = field(default_factory=list)
+
+
+def _visit(driver: WebDriver, url: str, rel: str) -> PageVisit:
+    driver.get_log("performance")
+    driver.get_log("browser")
+    driver.get(url)
+    visit = PageVisit(math=_wait_for_math(driver), facts=_page_facts(driver))
+    if driver.execute_script("return !!document.querySelector('div.persian p');"):
+        visit.fonts = _used_fonts(driver, "div.persian p")
+    for theme in THEMES:
+        _set_theme(driver, theme)
+        _screenshot(driver, _shot_name(rel, theme))
+        visit.axe[theme] = _axe(driver)
+    visit.requests = _requested_urls(driver)
+    visit.console = driver.get_log("browser")
+    return visit
+
+
+@pytest.fixture(scope="module")
+def visits(site: Build, server: str, browser: WebDriver) -> dict[str, PageVisit]:
+    """Every page, opened once: the tests below check what these visits found."""
+    return {rel: _visit(browser, f"{server}/{rel}", rel) for rel in _pages(site)}
+
+
+def test_every_page_offline(site: Build, visits: dict[str, PageVisit]) -> None:
     failures: list[str] = []
     pages = _pages(site)
     assert len(pages) >= 5
-    for rel in pages:
-        browser.get_log("performance")
-        browser.get_log("browser")
-        browser.get(f"{server}/{rel}")
-        math = _wait_for_math(browser)
+    assert sorted(visits) == pages
+    for rel, visit in visits.items():
+        math, facts = visit.math, visit.facts
         if math["formulas"] and not math["mathjax"]:
             failures.append(f"{rel}: MathJax did not load")
         if math["typeset"] != math["formulas"]:
             failures.append(f"{rel}: {math['typeset']} of {math['formulas']} formulas typeset")
         if math["errors"]:
             failures.append(f"{rel}: {math['errors']} TeX errors")
-        facts = _page_facts(browser)
         failures += [f"{rel}: image without alt text: {u}" for u in facts["imagesWithoutAlt"]]
         failures += [f"{rel}: image failed to load: {u}" for u in facts["brokenImages"]]
-        for theme in ("light", "dark"):
-            _set_theme(browser, theme)
-            _screenshot(browser, _shot_name(rel, theme))
-        for url in _requested_urls(browser):
+        for url in visit.requests:
             host = urlsplit(url).hostname
             if urlsplit(url).scheme in {"http", "https", "ws", "wss"} and host != LOCAL_HOST:
                 failures.append(f"{rel}: request to another host: {url}")
-        for entry in browser.get_log("browser"):
+        for entry in visit.console:
             if entry["level"] == "SEVERE":
                 failures.append(f"{rel}: console error: {entry['message']}")
     assert not failures, "\n".join(failures)
-    # The Persian answer sheet is among the pages, shot in both modes.
+    # The requests were recorded (the check above is not vacuous).
+    assert any(visit.requests for visit in visits.values())
+    # Every page is shot in both modes, the Persian answer sheet among them.
     assert "book/answers_fa.html" in pages
-    for theme in ("light", "dark"):
-        assert _shot_name("book/answers_fa.html", theme).is_file()
+    for rel in pages:
+        for theme in THEMES:
+            assert _shot_name(rel, theme).is_file()
 
 
-def test_math_is_typeset_on_the_chapters(site: Build, server: str, browser: WebDriver) -> None:
+def test_math_is_typeset_on_the_chapters(visits: dict[str, PageVisit]) -> None:
     """The chapters do contain math, so the check above is not vacuous."""
-    browser.get(f"{server}/book/q3_cnn1d_gradients.html")
-    math = _wait_for_math(browser)
+    math = visits["book/q3_cnn1d_gradients.html"].math
     assert math["formulas"] > 0
     assert math["typeset"] == math["formulas"]
 
@@ -232,69 +290,38 @@ def test_math_is_typeset_on_the_chapters(site: Build, server: str, browser: WebD
     ],
 )
 def test_persian_question_is_rtl_in_the_bundled_typeface(
-    site: Build,
-    server: str,
-    browser: WebDriver,
-    chapter: str,
+    visits: dict[str, PageVisit], chapter: str
 ) -> None:
-    browser.get(f"{server}/book/{chapter}.html")
-    persian = _page_facts(browser)["persian"]
+    visit = visits[f"book/{chapter}.html"]
+    persian = visit.facts["persian"]
     assert persian, f"{chapter} has no Persian block"
     for block in persian:
         assert block == {"lang": "fa", "dir": "rtl", "direction": "rtl", "hasPersianText": True}
-    fonts = _used_fonts(browser, "div.persian p")
+    fonts = visit.fonts
     assert fonts, "the browser reports no font for the Persian text"
     # The bundled file names its family "Vazirmatn NL" (its Arabic-script-only build).
     assert max(fonts, key=fonts.get).startswith("Vazirmatn"), f"Persian text drawn with {fonts}"
 
 
-AXE = Path(__file__).resolve().parent / "_vendor" / "axe-core" / "axe.min.js"
-#: What the book writes: the article of each page. The theme's frame (navigation bars,
-#: sidebars, search) is checked too, but reported only: it is not the book's to fix.
-CONTENT = "article.bd-article"
+def test_no_serious_accessibility_violation(visits: dict[str, PageVisit]) -> None:
+    """axe-core on every whole page, the theme's frame included, light and dark: nothing
+    serious or critical.
 
-
-def _axe(driver: WebDriver, context: object) -> list[dict]:
-    """axe-core's violations on the current page within ``context``."""
-    if not driver.execute_script("return typeof window.axe === 'object';"):
-        driver.execute_script(AXE.read_text(encoding="utf-8"))  # once per page load
-    return driver.execute_async_script(
-        """
-        const [context, done] = [arguments[0], arguments[arguments.length - 1]];
-        axe.run(context, {resultTypes: ['violations']}).then(
-          r => done(r.violations.map(v => ({
-            id: v.id, impact: v.impact,
-            targets: v.nodes.map(n => n.target.join(' ')),
-          }))),
-          e => done([{id: 'axe-error', impact: 'critical', targets: [String(e)]}]));
-        """,
-        context,
-    )
-
-
-def test_no_serious_accessibility_violation_in_the_content(
-    site: Build, server: str, browser: WebDriver
-) -> None:
-    """axe-core on every page, light and dark: nothing serious or critical in the book's text.
-
-    The theme's own violations outside the article are written to
-    ``_build/screenshots/axe-theme.json`` for the record.
+    Every violation found (of any impact) is written to ``_build/screenshots/axe.json``.
     """
-    failures, theme_report = [], {}
-    for rel in _pages(site):
-        browser.get(f"{server}/{rel}")
-        _wait_for_math(browser)
-        has_content = browser.execute_script(f"return !!document.querySelector('{CONTENT}');")
-        for theme in ("light", "dark"):
-            _set_theme(browser, theme)
-            for v in _axe(browser, {"include": [CONTENT]}) if has_content else []:
-                if v["impact"] in ("serious", "critical"):
-                    failures.append(f"{rel} ({theme}): {v['id']} ({v['impact']}) at {v['targets']}")
-            if theme == "light":  # the theme's frame, for the record
-                theme_report[rel] = [
-                    {"id": v["id"], "impact": v["impact"], "nodes": len(v["targets"])}
-                    for v in _axe(browser, {"exclude": [CONTENT]})
-                ]
+    failures, report = [], {}
+    for rel, visit in visits.items():
+        for theme in THEMES:
+            found = visit.axe[theme]
+            report[f"{rel} ({theme})"] = [
+                {"id": v["id"], "impact": v["impact"], "targets": v["targets"]} for v in found
+            ]
+            failures += [
+                f"{rel} ({theme}): {v['id']} ({v['impact']}) at {v['targets']}"
+                for v in found
+                if v["impact"] in ("serious", "critical")
+            ]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    (SCREENSHOTS / "axe-theme.json").write_text(json.dumps(theme_report, indent=1))
+    (SCREENSHOTS / "axe.json").write_text(json.dumps(report, indent=1))
+    assert len(report) == 2 * len(visits) >= 10
     assert not failures, "\n".join(failures)

@@ -1,7 +1,8 @@
 """The PDFs (``tools/build_pdf.py``) and the source archive the build writes.
 
 The PDFs are printed once per session from the site the ``site`` fixture built, by
-headless Chromium with the network cut off. Their text is read back with poppler's
+headless Chromium with the network cut off; then the site is built again, now linking
+them, as ``python tools/build_pdf.py`` does. Their text is read back with poppler's
 ``pdftotext`` and their fonts with ``pdffonts``. Without Chromium or poppler the PDF tests
 skip with the reason, except when ``CI`` is set: ``.ci/run`` installs both.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from conftest import BOOK, BUILD, ROOT, Build
+from site_links import broken_links
 
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
@@ -73,7 +75,9 @@ def pdfs(site: Build) -> Printed:
     _require("chromium", "chromedriver", "pdfinfo", "pdffonts", "pdftotext")
     start = time.perf_counter()
     report = build_pdf.build(site.html, BUILD / "pdf")
-    return Printed(report, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    build_pdf.link_from_site()  # the site now links the PDFs, as after build_pdf.py
+    return Printed(report, seconds)
 
 
 def _text(pdf: Path) -> str:
@@ -222,6 +226,11 @@ def test_the_site_links_to_the_pdfs(pdfs: Printed, site: Build) -> None:
             href = f"../_downloads/{name}"
             assert f'href="{href}"' in html, f"{page} does not link {name}"
             assert (site.html / "book" / href).resolve().is_file()
+
+
+def test_no_dead_link_in_the_site_with_the_pdfs(pdfs: Printed, site: Build) -> None:
+    assert all((site.html / build_pdf.DOWNLOADS / name).is_file() for name in pdfs.report.pdfs)
+    assert broken_links(site.html) == []
 
 
 def test_source_archive_holds_the_project(site: Build) -> None:

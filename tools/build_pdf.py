@@ -15,7 +15,8 @@ It writes
   and number in the left part of the header of every page (the sheet's rules for a
   report), its pages numbered in Persian digits;
 
-and copies both to ``_build/html/_downloads/``, where the site links to them. It takes
+and copies both to ``_build/html/_downloads/``; then it builds the site again, which now
+links them (a site without the PDFs does not: ``book/_ext/downloads.py``). It takes
 about half a minute on two cores (most of it is MathJax typesetting the book).
 
 How. The built pages are served from a local HTTP server; for each PDF one HTML document
@@ -743,6 +744,25 @@ def build(html: Path = HTML, out: Path = OUT, *, copy_to_site: bool = True) -> R
     return report
 
 
+def _jupyter_book() -> str:
+    """The ``jupyter-book`` command of this Python's environment."""
+    beside = Path(sys.executable).with_name("jupyter-book")
+    found = str(beside) if beside.is_file() else shutil.which("jupyter-book")
+    if found is None:
+        raise SystemExit("jupyter-book is not installed: pip install -r requirements.txt")
+    return found
+
+
+def link_from_site(root: Path = ROOT) -> None:
+    """Build the site again, so that its pages link the PDFs now in ``_downloads/``.
+
+    Text that offers the PDFs is built only when the site has them
+    (``book/_ext/downloads.py``): with them in place, this rebuild writes every page
+    again, executing nothing.
+    """
+    subprocess.run([_jupyter_book(), "build", str(root), "-W", "-n", "--keep-going"], check=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--html", type=Path, default=HTML, help="the built site (_build/html)")
@@ -756,6 +776,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{printed.seconds:.1f} s -> {printed.path}"
         )
     print(f"done in {time.perf_counter() - start:.1f} s; copied to {args.html / DOWNLOADS}")
+    if args.html.resolve() == HTML.resolve():
+        link_from_site()
+        print(f"the site in {args.html} now links both PDFs")
     return 0
 
 

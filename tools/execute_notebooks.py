@@ -21,12 +21,15 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from cnnbook.kernel import use_encrypted_kernels
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def execute(path: Path, timeout: int = 600) -> float:
     """Execute one notebook in place; return the wall time in seconds."""
     nb = nbformat.read(path, as_version=4)
+    use_encrypted_kernels()  # CurveZMQ keys for the kernel, as in the build
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     os.environ.setdefault("PYTHONHASHSEED", "0")
