@@ -99,16 +99,23 @@ LEAK = 0.2
 
 
 class UpConv(nn.Sequential):
-    """One up-convolution: doubles the height and width.
+    """One up-convolution: doubles the height and width of its input.
 
-    A transposed convolution with a 4x4 kernel, stride 2 and padding 1 (equivalently:
-    insert a zero between neighbouring values, pad by 2, correlate with the kernel
-    flipped and its channel axes swapped), then a leaky ReLU of slope :data:`LEAK`.
+    A transposed convolution with a 4x4 kernel, stride 2 and padding 1, that
+    is: insert a zero between neighbouring values, pad by 2, correlate with
+    the kernel flipped and its channel axes swapped. Then a leaky ReLU of
+    slope :data:`LEAK`.
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1),
+            nn.ConvTranspose2d(
+                in_channels,
+                out_channels,
+                4,
+                stride=2,
+                padding=1,
+            ),
             nn.LeakyReLU(LEAK),
         )
 
