@@ -24,6 +24,7 @@ from cnnbook.inversion import (
     feature_layers,
     features,
     fit_linear_decoder,
+    fit_linear_decoders,
     make_decoder,
     masked_correlation,
     mse,
@@ -199,8 +200,13 @@ def test_ridge_decoder_solves_the_augmented_system() -> None:
     solution = np.linalg.lstsq(design, target, rcond=None)[0]
     np.testing.assert_allclose(decoder.weight.numpy(), solution[:-1], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(decoder.bias.numpy(), solution[-1], rtol=1e-9, atol=1e-12)
+    several = fit_linear_decoders(phi, images, (0.0, ridge))
+    for one, r in zip(several, (0.0, ridge), strict=True):
+        torch.testing.assert_close(one.weight, fit_linear_decoder(phi, images, r).weight)
     with pytest.raises(ValueError, match="ridge"):
         fit_linear_decoder(phi, images, -1.0)
+    with pytest.raises(ValueError, match="ridge"):
+        fit_linear_decoders(phi, images, ())
     with pytest.raises(ValueError, match="mismatched dims"):
         fit_linear_decoder(phi[:3], images)
 

@@ -11,7 +11,8 @@ and what its reconstructions keep, or lose, shows what the layer keeps.
 - :func:`feature_layers`, :func:`features`: the layers of :func:`cnnbook.models.make_cnn`
   by name (``"block2"``, ``"fc1"``, ...), so that no chapter slices by index;
 - :class:`UpConv`, :func:`make_decoder`: the up-convolution and the decoder of one layer;
-- :class:`LinearDecoder`, :func:`fit_linear_decoder`: the closed-form (ridge) baseline;
+- :class:`LinearDecoder`, :func:`fit_linear_decoder`, :func:`fit_linear_decoders`: the
+  closed-form (ridge) baseline;
 - :func:`mse`, :func:`centroid`, :func:`background_plane`, :func:`masked_correlation`: the
   measures of what a reconstruction keeps (intensity, the object's place, the ramp
   and the clutter of the background).
@@ -200,7 +201,7 @@ def fit_linear_decoder(phi: Tensor, images: Tensor, ridge: float = 0.0) -> Linea
     Minimises ``sum ||phi_i W + b - x_i||^2 + lam ||W||^2`` with the bias not
     penalised, where ``lam = ridge * trace(Phi_c^T Phi_c) / D`` (``Phi_c`` the centred
     features, ``D`` their number), so that ``ridge`` does not depend on the features'
-    scale. With ``ridge = 0`` the features' Gram matrix must be invertible.
+    scale. With ``ridge = 0`` the features' Gram matrix must be positive definite.
 
     Parameters
     ----------
@@ -215,19 +216,30 @@ def fit_linear_decoder(phi: Tensor, images: Tensor, ridge: float = 0.0) -> Linea
     -------
     LinearDecoder
     """
+    return fit_linear_decoders(phi, images, (ridge,))[0]
+
+
+def fit_linear_decoders(
+    phi: Tensor, images: Tensor, ridges: Sequence[float]
+) -> list[LinearDecoder]:
+    """:func:`fit_linear_decoder` for several ``ridges`` at once, sharing the Gram matrix."""
     if phi.shape[0] != images.shape[0]:
         raise ValueError(f"mismatched dims: {phi.shape[0]} features for {images.shape[0]} images")
-    if ridge < 0:
-        raise ValueError(f"ridge must be >= 0, got {ridge}")
+    if not ridges or min(ridges) < 0:
+        raise ValueError(f"ridge must be >= 0, got {tuple(ridges)}")
     f = phi.reshape(phi.shape[0], -1).double()
     x = images.reshape(images.shape[0], -1).double()
     f_mean, x_mean = f.mean(dim=0), x.mean(dim=0)
     fc = f - f_mean
-    gram = fc.T @ fc
-    lam = ridge * float(torch.trace(gram)) / gram.shape[0]
-    gram = gram + lam * torch.eye(gram.shape[0], dtype=gram.dtype)
-    weight = torch.linalg.solve(gram, fc.T @ (x - x_mean))
-    return LinearDecoder(weight, x_mean - f_mean @ weight, tuple(images.shape[1:]))
+    gram, cross = fc.T @ fc, fc.T @ (x - x_mean)
+    scale = float(torch.trace(gram)) / gram.shape[0]
+    eye = torch.eye(gram.shape[0], dtype=gram.dtype)
+    out = []
+    for ridge in ridges:
+        factor = torch.linalg.cholesky(gram + ridge * scale * eye)
+        weight = torch.cholesky_solve(cross, factor)
+        out.append(LinearDecoder(weight, x_mean - f_mean @ weight, tuple(images.shape[1:])))
+    return out
 
 
 # ---------------------------------------------------------------------------------------
