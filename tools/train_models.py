@@ -5,8 +5,10 @@
     python tools/train_models.py --stale        # only those whose recipe changed
 
 Each recipe of ``cnnbook.models.RECIPES`` is trained from scratch, single-threaded, in
-float32; its weights go to ``src/cnnbook/weights/<name>.safetensors`` and its recipe
-hash, loss history and metrics to ``src/cnnbook/weights/manifest.json``. Then
+float32 (a decoder of chapter 2 on the committed weights of the network it inverts,
+so train that network first); its weights go to
+``src/cnnbook/weights/<name>.safetensors`` and its recipe hash, loss history and
+metrics to ``src/cnnbook/weights/manifest.json``. Then
 re-execute the notebooks (``python tools/execute_notebooks.py``) and commit all three.
 """
 
@@ -20,7 +22,7 @@ import torch
 
 from cnnbook import reproducible
 from cnnbook.models import RECIPES
-from cnnbook.training import read_manifest, recipe_hash, save, train
+from cnnbook.training import make, read_manifest, recipe_hash, save
 
 
 def stale() -> list[str]:
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     reproducible(seed=0)  # one thread, deterministic algorithms
     for name in names:
         start = time.perf_counter()
-        trained = train(name)
+        trained = make(name)
         save(name, trained)
         metrics = ", ".join(f"{k} {v:.1%}" for k, v in trained.metrics.items())
         print(f"{name}: {time.perf_counter() - start:.1f} s, {metrics}")

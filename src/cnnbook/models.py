@@ -12,7 +12,9 @@ Builders
   1-D/2-D CNNs, measured untrained;
 - :func:`global_pool_classifier`, :func:`locally_connected_classifier`, :func:`mlp`:
   chapter 1's classifiers (shared, untied and dense weights);
-- :func:`make_cnn`: chapter 2's VGG-style image classifier.
+- :func:`make_cnn`: chapter 2's VGG-style image classifier;
+- :func:`cnnbook.inversion.make_decoder`: chapter 2's up-convolutional decoders, which
+  learn to reconstruct the image from one layer of the trained ``q2_cnn``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cnnbook.equivariance import (
     PaddingMode,
     _check_padding_mode,
 )
+from cnnbook.inversion import make_decoder
 
 
 def fully_convolutional(
@@ -222,6 +225,7 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "locally_connected_classifier": locally_connected_classifier,
     "mlp": mlp,
     "make_cnn": make_cnn,
+    "make_decoder": make_decoder,
 }
 
 #: The data sets a recipe can name (functions of :mod:`cnnbook.data`).
@@ -231,7 +235,11 @@ TASKS: dict[str, Callable[..., dict[str, Split]]] = {
     "shapes_task": shapes_task,
 }
 
-Trainer = Literal["full_batch_adam", "minibatch_adam_cosine"]
+Trainer = Literal["full_batch_adam", "minibatch_adam_cosine", "decoder_adam_cosine"]
+
+#: Trainers of decoders: their recipes train on a frozen network's features, named by
+#: ``trainer_args["encoder"]`` (a recipe) and ``trainer_args["layer"]``.
+DECODER_TRAINERS = frozenset({"decoder_adam_cosine"})
 
 #: Data sets made for recipes, by task, arguments and split (see :meth:`Recipe.data`).
 _DATA_CACHE: dict[str, dict[str, Split]] = {}
@@ -254,8 +262,10 @@ class Recipe:
         A key of :data:`TASKS` and its keyword arguments; the model trains on the
         task's ``"train"`` split.
     trainer, trainer_args
-        ``"full_batch_adam"`` (``steps``, ``lr``) or ``"minibatch_adam_cosine"``
-        (``epochs``, ``batch_size``, ``lr``); see :mod:`cnnbook.training`.
+        ``"full_batch_adam"`` (``steps``, ``lr``), ``"minibatch_adam_cosine"``
+        (``epochs``, ``batch_size``, ``lr``), or ``"decoder_adam_cosine"`` (the same,
+        plus the ``encoder`` recipe and its ``layer`` whose features the decoder
+        inverts); see :mod:`cnnbook.training`.
     seed
         Seed of torch's generator before the model is built (its initial weights) and
         of the batch order.
@@ -276,8 +286,10 @@ class Recipe:
             raise ValueError(f"unknown model {self.model!r}; expected one of {tuple(BUILDERS)}")
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; expected one of {tuple(TASKS)}")
-        if self.trainer not in ("full_batch_adam", "minibatch_adam_cosine"):
+        if self.trainer not in ("full_batch_adam", "minibatch_adam_cosine", *DECODER_TRAINERS):
             raise ValueError(f"unknown trainer {self.trainer!r}")
+        if self.trainer in DECODER_TRAINERS and not {"encoder", "layer"} <= set(self.trainer_args):
+            raise ValueError("a decoder's trainer_args must name its encoder and layer")
         if self.seed < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
 
@@ -525,6 +537,55 @@ RECIPES: dict[str, Recipe] = _recipes(
         )
         for seed in range(3)
     ),
+)
+
+
+#: Chapter 2's inversion experiment: the layers of ``q2_cnn`` a decoder inverts, with the
+#: shape of one image's features there, and the decoders' seeds.
+Q2_DECODER_LAYERS: dict[str, tuple[int, ...]] = {
+    "block1": (8, 16, 16),
+    "block2": (16, 8, 8),
+    "block3": (32, 4, 4),
+    "fc1": (64,),
+    "logits": (3,),
+}
+Q2_DECODER_SEEDS = (0, 1, 2)
+
+
+def q2_decoder_name(layer: str, seed: int) -> str:
+    """The recipe of the decoder of ``q2_cnn``'s ``layer`` from ``seed``.
+
+    Returns ``"q2_decoder_<layer>_s<seed>"``, e.g. ``"q2_decoder_block2_s0"``.
+    """
+    if layer not in Q2_DECODER_LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {tuple(Q2_DECODER_LAYERS)}")
+    return f"q2_decoder_{layer}_s{seed}"
+
+
+RECIPES.update(
+    _recipes(
+        *(
+            Recipe(
+                q2_decoder_name(layer, seed),
+                2,
+                "make_decoder",
+                "shapes_task",
+                "decoder_adam_cosine",
+                seed=seed,
+                model_args={"in_shape": shape},
+                task_args={"n_train": 3200, "n_test": 800, "size": 32, "seed": 0},
+                trainer_args={
+                    "encoder": "q2_cnn",
+                    "layer": layer,
+                    "epochs": 6,
+                    "batch_size": 16,
+                    "lr": 2e-3,
+                },
+            )
+            for layer, shape in Q2_DECODER_LAYERS.items()
+            for seed in Q2_DECODER_SEEDS
+        )
+    )
 )
 
 

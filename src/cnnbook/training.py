@@ -12,6 +12,9 @@ where the kernels' last-bit differences (about 1e-16) cannot flip a printed digi
 - :func:`accuracy`: share of correct arg-max predictions, counted exactly;
 - :func:`full_batch_adam`, :func:`minibatch_adam_cosine`: the two training loops;
 - :func:`train`: a recipe from scratch; :func:`evaluate`: the metrics of a recipe's model;
+- :func:`decoder_adam_cosine`, :func:`train_decoder`, :func:`evaluate_decoder`: the same
+  for chapter 2's up-convolutional decoders, which learn to invert a frozen CNN's layer;
+- :func:`make`, :func:`measure`: either kind of recipe, by its trainer;
 - :func:`save`, :func:`load`: the committed weights and the manifest;
 - :func:`recipe_hash`: what the freshness test compares with the manifest.
 
@@ -52,7 +55,8 @@ from cnnbook.cnn1d import (
     cost_and_gradients,
     count_parameters,
 )
-from cnnbook.models import Recipe, canonical_json, recipe
+from cnnbook.inversion import features, mse
+from cnnbook.models import DECODER_TRAINERS, Recipe, canonical_json, recipe
 
 #: Where the committed weights and their manifest live (inside the package).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -194,10 +198,60 @@ def minibatch_adam_cosine(
     return losses
 
 
+def decoder_adam_cosine(
+    model: nn.Module,
+    phi: Tensor,
+    x: Tensor,
+    *,
+    epochs: int = 10,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+) -> list[float]:
+    """Mini-batch Adam with a cosine schedule on the squared error ``decoder(phi) - x``.
+
+    Chapter 2's up-convolutional decoders: ``phi`` are a frozen network's features of
+    the images ``x``, and the loss is :func:`cnnbook.inversion.mse`, averaged over the
+    batch (Dosovitskiy & Brox's loss in image space). The batch order comes from a
+    generator seeded with ``seed``; the model is left in eval mode.
+
+    Returns
+    -------
+    list of float
+        Mean training loss of each epoch.
+    """
+    if epochs < 1 or batch_size < 1 or lr <= 0:
+        raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+    if phi.shape[0] != x.shape[0]:
+        raise ValueError(f"mismatched dims: {phi.shape[0]} features for {x.shape[0]} images")
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * -(-x.shape[0] // batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+    model.train()
+    losses = []
+    for _ in range(epochs):
+        order = torch.randperm(x.shape[0], generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            optimiser.zero_grad()
+            loss = mse(model(phi[idx]), x[idx]).mean()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total += loss.item() * len(idx)
+        losses.append(total / x.shape[0])
+    model.eval()
+    optimiser.zero_grad(set_to_none=True)
+    return losses
+
+
 #: The training loops a recipe can name.
 TRAINERS: dict[str, Callable[..., list[float]]] = {
     "full_batch_adam": full_batch_adam,
     "minibatch_adam_cosine": minibatch_adam_cosine,
+    "decoder_adam_cosine": decoder_adam_cosine,
 }
 
 
@@ -241,6 +295,77 @@ def train(name: str | Recipe) -> Trained:
         losses = TRAINERS[rec.trainer](model, split.x, split.y, **args)
     model.eval()
     return Trained(model, losses, evaluate(model, rec))
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 2's decoders: recipes that invert a frozen network's layer
+# ---------------------------------------------------------------------------------------
+
+
+#: Features of the recipes' encoders, by encoder, layer, task and split (see
+#: :func:`decoder_inputs`): the three seeds of a layer's decoder share them.
+_FEATURE_CACHE: dict[str, tuple[Tensor, Tensor]] = {}
+_FEATURE_CACHE_SIZE = 4
+
+
+def decoder_inputs(rec: Recipe, split: str) -> tuple[Tensor, Tensor]:
+    """Features and images of one split of a decoder recipe, in float64.
+
+    The features are those of the layer ``trainer_args["layer"]`` of the committed
+    network ``trainer_args["encoder"]``, evaluated in float64 and frozen. The last few
+    are kept; each call returns fresh copies.
+    """
+    encoder, layer = rec.trainer_args["encoder"], rec.trainer_args["layer"]
+    key = canonical_json([encoder, layer, rec.task, dict(rec.task_args), split])
+    if key not in _FEATURE_CACHE:
+        while len(_FEATURE_CACHE) >= _FEATURE_CACHE_SIZE:
+            _FEATURE_CACHE.pop(next(iter(_FEATURE_CACHE)))
+        net = features(load(encoder).model, layer)
+        x = torch.from_numpy(rec.data(split)[split].x).double()
+        with torch.no_grad():
+            _FEATURE_CACHE[key] = (net(x), x)
+    phi, x = _FEATURE_CACHE[key]
+    return phi.clone(), x.clone()
+
+
+def train_decoder(rec: Recipe) -> Trained:
+    """Train a decoder recipe from scratch (float32, as committed); see :func:`train`."""
+    phi, x = decoder_inputs(rec, "train")
+    args = {k: v for k, v in rec.trainer_args.items() if k not in ("encoder", "layer")}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(rec.seed)
+        model = rec.build()
+        losses = TRAINERS[rec.trainer](model, phi.float(), x.float(), seed=rec.seed, **args)
+    model.eval()
+    return Trained(model, losses, evaluate_decoder(model, rec))
+
+
+def evaluate_decoder(model: nn.Module, rec: Recipe) -> dict[str, float]:
+    """Relative reconstruction error of a decoder on the test split, in float64.
+
+    The mean squared error of the test reconstructions divided by that of the mean
+    training image (so 1 is no better than the mean image, 0 is exact), rounded to 4
+    decimals, so that no processor's last bits show.
+    """
+    double = _as_float64(model)
+    phi, x = decoder_inputs(rec, "test")
+    mean_image = torch.from_numpy(rec.data("train")["train"].x).double().mean(dim=0)
+    with torch.no_grad():
+        batches = zip(phi.split(200), x.split(200), strict=True)
+        error = torch.cat([mse(double(p), t) for p, t in batches])
+    baseline = mse(mean_image.expand_as(x), x)
+    return {"test": round(float(error.mean() / baseline.mean()), 4)}
+
+
+def make(name: str | Recipe) -> Trained:
+    """Train any recipe from scratch: :func:`train_decoder` or :func:`train`, by its trainer."""
+    rec = name if isinstance(name, Recipe) else recipe(name)
+    return train_decoder(rec) if rec.trainer in DECODER_TRAINERS else train(rec)
+
+
+def measure(model: nn.Module, rec: Recipe) -> dict[str, float]:
+    """The metrics of any recipe's model: :func:`evaluate_decoder` or :func:`evaluate`."""
+    return evaluate_decoder(model, rec) if rec.trainer in DECODER_TRAINERS else evaluate(model, rec)
 
 
 # ---------------------------------------------------------------------------------------
@@ -324,7 +449,13 @@ def recipe_hash(name: str | Recipe) -> str:
 
     rec = name if isinstance(name, Recipe) else recipe(name)
     digest = hashlib.sha256(canonical_json(rec.as_dict()).encode())
-    roots = (BUILDERS[rec.model], TASKS[rec.task], TRAINERS[rec.trainer], train, evaluate)
+    steps: tuple[Callable[..., Any], ...] = (train, evaluate)
+    if rec.trainer in DECODER_TRAINERS:  # a decoder depends on its encoder's weights too
+        encoder = rec.trainer_args["encoder"]
+        digest.update(recipe_hash(encoder).encode())
+        digest.update(file_sha256(weights_path(encoder)).encode())
+        steps = (train_decoder, evaluate_decoder)
+    roots = (BUILDERS[rec.model], TASKS[rec.task], TRAINERS[rec.trainer], *steps)
     for obj in code_closure(*roots):
         digest.update(f"{obj.__module__}.{obj.__qualname__}".encode())
         digest.update(_normalised_source(obj).encode())
@@ -405,7 +536,7 @@ def load(name: str, *, retrain: bool | None = None) -> Trained:
     """
     rec = recipe(name)
     if retrain if retrain is not None else _retrain_requested():
-        fresh = train(rec)
+        fresh = make(rec)
         return Trained(_as_float64(fresh.model), fresh.losses, fresh.metrics)
     entry = _manifest().get(name)
     path = weights_path(name)
