@@ -56,10 +56,11 @@ def _as_tuple(value: IntOrInts, what: str) -> tuple[int, ...]:
         raise ValueError(f"{what} must be integers, got {value!r}") from err
 
 
-def _check_padding_mode(padding_mode: str) -> None:
+def check_padding_mode(padding_mode: str) -> None:
     """Raise unless ``padding_mode`` is one of :data:`MODES` (for shifts and layers alike)."""
-    if padding_mode not in ("circular", "zeros"):
-        raise ValueError(f"unknown padding mode {padding_mode!r}; expected 'circular' or 'zeros'")
+    if padding_mode not in MODES:
+        expected = " or ".join(repr(m) for m in MODES)
+        raise ValueError(f"unknown padding mode {padding_mode!r}; expected {expected}")
 
 
 def _normalise_axes(axes: tuple[int, ...], ndim: int) -> tuple[int, ...]:
@@ -122,7 +123,7 @@ def shift(
     """
     if not isinstance(x, torch.Tensor):
         x = np.asarray(x)
-    _check_padding_mode(mode)
+    check_padding_mode(mode)
     shifts, axes = _shifts_and_axes(x, s, axis)
     if mode == "circular":
         if isinstance(x, torch.Tensor):
@@ -248,7 +249,7 @@ def _residual_and_output(
     axis: IntOrInts,
 ) -> tuple[Array, Array]:
     """``(f(T_s x) - T'_{s/S} f(x), f(x))``, calling ``f`` twice."""
-    _check_padding_mode(mode)
+    check_padding_mode(mode)
     if not isinstance(x, torch.Tensor):
         x = np.asarray(x)
     shifts, axes = _shifts_and_axes(x, s, axis)
@@ -633,7 +634,7 @@ class LocallyConnected1d(nn.Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        _check_padding_mode(padding_mode)
+        check_padding_mode(padding_mode)
         if kernel_size % 2 == 0 or kernel_size < 1:
             raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
         if kernel_size > length:

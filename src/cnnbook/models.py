@@ -31,7 +31,7 @@ from cnnbook.equivariance import (
     CircularMaxPool1d,
     LocallyConnected1d,
     PaddingMode,
-    _check_padding_mode,
+    check_padding_mode,
 )
 
 
@@ -49,7 +49,7 @@ def fully_convolutional(
     Chapter 1's deep equivariant network (circular padding), its zero-padded twin, and
     the per-pixel "segmenter" of the dense-prediction demo.
     """
-    _check_padding_mode(padding_mode)
+    check_padding_mode(padding_mode)
     if dim not in (1, 2):
         raise ValueError(f"dim must be 1 or 2, got {dim}")
     if depth < 1 or kernel_size % 2 == 0:

@@ -299,26 +299,39 @@ def _names_in(obj: Callable[..., Any] | type) -> Iterator[Callable[..., Any] | t
             yield value
 
 
+def _hash_key(obj: Callable[..., Any] | type) -> tuple[str, str]:
+    """What identifies ``obj``'s code in a hash: its qualified name and normalised source.
+
+    The module is left out, so that moving a function or class to another module of
+    cnnbook leaves every hash unchanged; the source breaks ties between objects of the
+    same name in different modules.
+    """
+    return obj.__qualname__, _normalised_source(obj)
+
+
 def code_closure(*roots: Callable[..., Any] | type) -> list[Callable[..., Any] | type]:
-    """``roots`` and every cnnbook function or class they reach, sorted by qualified name."""
-    seen: dict[str, Callable[..., Any] | type] = {}
+    """``roots`` and every cnnbook function or class they reach, sorted by :func:`_hash_key`.
+
+    The order depends on what the code is, not on where it lives.
+    """
+    seen: set[Callable[..., Any] | type] = set()
     stack = list(roots)
     while stack:
         obj = stack.pop()
-        key = f"{obj.__module__}.{obj.__qualname__}"
-        if key in seen:
+        if obj in seen:
             continue
-        seen[key] = obj
+        seen.add(obj)
         stack.extend(_referenced(obj))
-    return [seen[k] for k in sorted(seen)]
+    return sorted(seen, key=_hash_key)
 
 
 def recipe_hash(name: str | Recipe) -> str:
     """SHA-256 of a recipe's data and of the code it runs (builder, task, trainer).
 
     The code is hashed without docstrings and comments, with every cnnbook function
-    and class it calls, so that a change to what the recipe computes changes the hash
-    and a change to its documentation does not.
+    and class it calls, each under its qualified name without its module, so that a
+    change to what the recipe computes changes the hash, and a change to its
+    documentation or a move to another module does not.
     """
     from cnnbook.models import BUILDERS, TASKS
 
@@ -326,8 +339,9 @@ def recipe_hash(name: str | Recipe) -> str:
     digest = hashlib.sha256(canonical_json(rec.as_dict()).encode())
     roots = (BUILDERS[rec.model], TASKS[rec.task], TRAINERS[rec.trainer], train, evaluate)
     for obj in code_closure(*roots):
-        digest.update(f"{obj.__module__}.{obj.__qualname__}".encode())
-        digest.update(_normalised_source(obj).encode())
+        qualname, source = _hash_key(obj)
+        digest.update(qualname.encode())
+        digest.update(source.encode())
     return digest.hexdigest()
 
 
