@@ -548,25 +548,6 @@ def test_detect_peaks_against_a_loop() -> None:
         E.detect_peaks(response, 0.0, 4)
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (0.0, "below 1e-12"),
-        (3e-17, "below 1e-12"),
-        (4.6e-14, "below 1e-12"),
-        (0.3361, "0.34"),
-        (2e-12, "2e-12"),
-    ],
-)
-def test_format_error(value: float, text: str) -> None:
-    assert E.format_error(value) == text
-
-
-def test_format_error_rejects_negative_values() -> None:
-    with pytest.raises(ValueError, match="non-negative"):
-        E.format_error(-1.0)
-
-
 # --- torch layers and models -----------------------------------------------------------
 
 

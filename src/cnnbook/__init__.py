@@ -9,6 +9,7 @@ One module per question, plus the pieces every chapter uses:
   form and receptive fields;
 - :mod:`cnnbook.data` -- real data shipped with installed packages, and procedural data;
 - :mod:`cnnbook.plotting` -- the one figure style of the book;
+- :mod:`cnnbook.text` -- numbers as the prose writes them (errors, powers of ten, counts);
 - :mod:`cnnbook.training` -- evaluation shared by the chapters that train a classifier;
 - :mod:`cnnbook.runtime` -- deterministic set-up shared by every notebook.
 """

@@ -202,20 +202,6 @@ def count_in_m(spec: Spec) -> dict[str, tuple[int, int]]:
     return {name: (two[name] - one[name], 2 * one[name] - two[name]) for name in one}
 
 
-def format_in_m(a: int, b: int) -> str:
-    r"""LaTeX for ``a * m + b``, as the book writes a count: ``395\,m + 4``.
-
-    Terms that are zero are left out and a coefficient 1 is not written
-    (``m + 1``, ``393\,m``, ``3``); ``0`` when both are zero. Used by chapter 3.
-    """
-    if a < 0 or b < 0:
-        raise ValueError(f"a count has no negative terms, got a={a}, b={b}")
-    slope = "" if a == 0 else "m" if a == 1 else f"{a}\\,m"
-    if not slope:
-        return str(b)
-    return slope if b == 0 else f"{slope} + {b}"
-
-
 def init_params(spec: Spec, seed: int = 0) -> Params:
     """Random parameters, drawn as torch draws them by default for ``Conv1d`` and ``Linear``.
 

@@ -574,22 +574,6 @@ def detect_peaks(response: np.ndarray, threshold: float, size: int) -> np.ndarra
     return np.argwhere((response == local_max) & (response > threshold))
 
 
-def format_error(value: float, tiny: float = 1e-12) -> str:
-    """A relative error as text for the prose: values below ``tiny`` as the bound only.
-
-    Rounding-level errors differ in their last digits between machines (and a relative
-    error that goes through divisions, as a normalised correlation does, can reach a few
-    1e-14); the chapter states them as a bound so that its text does not depend on the
-    processor. An exact zero is stated as the bound too: whether a sum cancels exactly
-    depends on the order in which the processor's kernels add.
-    """
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"an error must be finite and non-negative, got {value}")
-    if value < tiny:
-        return f"below {tiny:.0e}"
-    return f"{value:.2g}"
-
-
 # ---------------------------------------------------------------------------------------
 # Torch layers and models
 # ---------------------------------------------------------------------------------------
