@@ -26,13 +26,8 @@ from typing import Any, Literal
 from torch import nn
 
 from cnnbook.data import Split, edges_task, positions_task, shapes_task
-from cnnbook.equivariance import (
-    BlurPool1d,
-    CircularMaxPool1d,
-    LocallyConnected1d,
-    PaddingMode,
-    check_padding_mode,
-)
+from cnnbook.equivariance import PaddingMode, check_padding_mode
+from cnnbook.layers import BlurPool1d, CircularMaxPool1d, LocallyConnected1d
 
 
 def fully_convolutional(
