@@ -27,17 +27,20 @@ from cnnbook.cnn1d import (
     cost_and_gradients,
     count_in_m,
     count_parameters,
+    draw_network,
+    flatten,
     forward,
     gradients,
     init_params,
     kink_clearance,
+    minibatches,
     numerical_gradients,
     pre_activations,
     relative_error,
     torch_twin,
+    train_sgd,
+    train_sgd_torch,
 )
-from cnnbook.plotting import draw_network
-from cnnbook.training import flatten, minibatches, train_sgd, train_sgd_torch
 
 mpl.use("Agg")
 

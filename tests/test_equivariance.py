@@ -514,20 +514,20 @@ def _numel(module: nn.Module) -> int:
 
 
 @pytest.mark.parametrize(("n", "k", "c_in", "c_out"), [(10, 3, 1, 1), (16, 5, 2, 3), (7, 7, 3, 1)])
-def test_count_parameters_matches_torch_modules(n: int, k: int, c_in: int, c_out: int) -> None:
-    counts = E.count_parameters((n,), (k,), c_in, c_out)
+def test_layer_parameter_counts_match_torch_modules(n: int, k: int, c_in: int, c_out: int) -> None:
+    counts = E.layer_parameter_counts((n,), (k,), c_in, c_out)
     assert counts["convolution"] == _numel(nn.Conv1d(c_in, c_out, k))
     assert counts["locally connected"] == _numel(L.LocallyConnected1d(c_in, c_out, n, k))
     assert counts["dense"] == _numel(nn.Linear(c_in * n, c_out * n))
-    counts2 = E.count_parameters((n, n + 1), (k, 3), c_in, c_out, bias=False)
+    counts2 = E.layer_parameter_counts((n, n + 1), (k, 3), c_in, c_out, bias=False)
     assert counts2["convolution"] == _numel(nn.Conv2d(c_in, c_out, (k, 3), bias=False))
     size = n * (n + 1)
     assert counts2["dense"] == _numel(nn.Linear(c_in * size, c_out * size, bias=False))
     module = nn.Sequential(nn.Conv1d(c_in, c_out, k), nn.Linear(n, 2))
     module[1].bias.requires_grad_(False)  # a frozen parameter is not counted
-    assert M.count_parameters(module) == _numel(module) - 2
+    assert M.count_trainable(module) == _numel(module) - 2
     with pytest.raises(ValueError, match="mismatched dims"):
-        E.count_parameters((n,), (k, k))
+        E.layer_parameter_counts((n,), (k, k))
 
 
 def test_downsample_mean_matches_avg_pool2d() -> None:

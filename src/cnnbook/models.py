@@ -142,11 +142,12 @@ def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Sequential:
     )
 
 
-def count_parameters(module: nn.Module) -> int:
+def count_trainable(module: nn.Module) -> int:
     """Number of trainable parameters of a built torch module (chapter 1's model table).
 
     The counts of a layer or network from its sizes alone are
-    :func:`cnnbook.equivariance.count_parameters` and :func:`cnnbook.cnn1d.count_parameters`.
+    :func:`cnnbook.equivariance.layer_parameter_counts` and
+    :func:`cnnbook.cnn1d.count_parameters`.
     """
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 

@@ -5,7 +5,7 @@
   matrices of a convolution, of a locally connected layer and of the shift;
 - :func:`shift_commutant`: every matrix that commutes with the shift (the converse of
   the chapter's theorem);
-- :func:`count_parameters`: convolution, locally connected and dense layers compared.
+- :func:`layer_parameter_counts`: convolution, locally connected and dense layers compared.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def locally_connected_matrix(weights: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def count_parameters(
+def layer_parameter_counts(
     shape: tuple[int, ...],
     kernel: tuple[int, ...],
     in_channels: int = 1,
