@@ -8,8 +8,6 @@ the move and the docstring, and changed by the constant and the operator.
 from __future__ import annotations
 
 import importlib.util
-import json
-import shutil
 import sys
 import textwrap
 import types
@@ -126,46 +124,3 @@ def test_objects_of_one_name_in_two_modules_both_count(
     assert [name for name, _ in keys] == ["_hidden", "_hidden", "mlp", "mlp"]
     assert keys[0] != keys[1], "same name, different code: each is hashed"
     assert keys == [training._hash_key(o) for o in training.code_closure(second, first)]
-
-
-def _train_models_tool() -> types.ModuleType:
-    path = Path(__file__).resolve().parents[1] / "tools" / "train_models.py"
-    spec = importlib.util.spec_from_file_location("train_models_tool", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_rehash_rewrites_hashes_only_and_refuses_on_a_changed_weights_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    copy = tmp_path / "weights"
-    shutil.copytree(training.WEIGHTS_DIR, copy)
-    monkeypatch.setattr(training, "WEIGHTS_DIR", copy)
-    monkeypatch.setattr(training, "MANIFEST", copy / "manifest.json")
-    manifest = json.loads((copy / "manifest.json").read_text())
-    for entry in manifest.values():
-        entry["recipe_hash"] = "0" * 64
-    (copy / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    weights = {p.name: p.read_bytes() for p in copy.glob("*.safetensors")}
-    tool = _train_models_tool()
-
-    assert tool.main(["--rehash"]) == 0
-    rewritten = json.loads((copy / "manifest.json").read_text())
-    assert {k: v["recipe_hash"] for k, v in rewritten.items()} == {
-        name: training.recipe_hash(name) for name in RECIPES
-    }
-    for entry in (*manifest.values(), *rewritten.values()):
-        del entry["recipe_hash"]
-    assert rewritten == manifest, "nothing but the hashes changes"
-    assert {p.name: p.read_bytes() for p in copy.glob("*.safetensors")} == weights
-    assert training.artifact_problems() == []
-
-    data = bytearray((copy / "q1_dense.safetensors").read_bytes())
-    data[-1] ^= 1
-    (copy / "q1_dense.safetensors").write_bytes(bytes(data))
-    before = (copy / "manifest.json").read_text()
-    assert tool.main(["--rehash"]) == 1
-    assert (copy / "manifest.json").read_text() == before, "a refusal writes nothing"
