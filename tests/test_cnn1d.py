@@ -27,18 +27,20 @@ from cnnbook.cnn1d import (
     cost_and_gradients,
     count_in_m,
     count_parameters,
-    format_in_m,
+    draw_network,
+    flatten,
     forward,
     gradients,
     init_params,
     kink_clearance,
+    minibatches,
     numerical_gradients,
     pre_activations,
     relative_error,
     torch_twin,
+    train_sgd,
+    train_sgd_torch,
 )
-from cnnbook.plotting import draw_network
-from cnnbook.training import flatten, minibatches, train_sgd, train_sgd_torch
 
 mpl.use("Agg")
 
@@ -179,20 +181,6 @@ def test_count_in_m_predicts_the_torch_twin_at_any_width(spec: Spec, m: int) -> 
     a, b = count_in_m(spec)["total"]
     wide = replace(spec, hidden=m)
     assert a * m + b == sum(p.numel() for p in _twin(wide).parameters())
-
-
-@pytest.mark.parametrize(
-    ("a", "b", "latex"),
-    [(395, 4, r"395\,m + 4"), (393, 0, r"393\,m"), (1, 1, "m + 1"), (1, 0, "m"),
-     (0, 3, "3"), (0, 0, "0")],
-)  # fmt: skip
-def test_format_in_m(a: int, b: int, latex: str) -> None:
-    assert format_in_m(a, b) == latex
-
-
-def test_format_in_m_rejects_negative_terms() -> None:
-    with pytest.raises(ValueError, match="negative"):
-        format_in_m(-1, 4)
 
 
 @settings(max_examples=60, deadline=None)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from cnnbook.cnn1d import (
     PARAM_NAMES,
     Spec,
+    TrainingRun,
     avgpool_backward,
     avgpool_forward,
     bce_with_logits,
@@ -24,11 +25,12 @@ from cnnbook.cnn1d import (
     dense_backward,
     dense_forward,
     init_params,
+    minibatches,
     pad_forward,
     relu_backward,
     relu_forward,
+    train_sgd,
 )
-from cnnbook.training import TrainingRun, minibatches, train_sgd
 
 TOL = 1e-12
 

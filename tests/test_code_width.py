@@ -59,7 +59,7 @@ def test_chapter_code_is_at_most_80_characters_wide(chapter: Path) -> None:
 
 
 def test_width_check_sees_included_source() -> None:
-    cell = "```{literalinclude} ../src/cnnbook/equivariance.py\n:pyobject: shift\n```\n"
-    assert _included_objects(cell) == [("../src/cnnbook/equivariance.py", "shift", 0)]
-    lines = _object_lines(ROOT / "src/cnnbook/equivariance.py", "BlurPool1d.forward")
+    cell = "```{literalinclude} ../src/cnnbook/equivariance/shifts.py\n:pyobject: shift\n```\n"
+    assert _included_objects(cell) == [("../src/cnnbook/equivariance/shifts.py", "shift", 0)]
+    lines = _object_lines(ROOT / "src/cnnbook/layers.py", "BlurPool1d.forward")
     assert lines[0].strip().startswith("def forward")

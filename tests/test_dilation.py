@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnbook import dilation as dl
-from cnnbook.models import count_parameters
+from cnnbook.models import count_trainable
 
 FAST = settings(deadline=None, max_examples=60)
 
@@ -313,7 +313,7 @@ def test_dilated_stack_layers_and_parameter_count(ndim: int, channels: int, bias
     kernels, dilations = [2, 3, 2], [1, 2, 4]
     net = dl.dilated_stack(kernels, dilations, ndim=ndim, channels=channels, bias=bias)
     per_layer = [channels * channels * k**ndim + channels * bias for k in kernels]
-    assert count_parameters(net) == sum(per_layer)
+    assert count_trainable(net) == sum(per_layer)
     for layer, k, d in zip(net, kernels, dilations, strict=True):
         assert isinstance(layer, torch.nn.Conv1d if ndim == 1 else torch.nn.Conv2d)
         assert layer.dilation == (d,) * ndim

@@ -7,7 +7,10 @@ the committed weights.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import shutil
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -174,17 +177,27 @@ def test_freshness_check_catches_a_changed_recipe(monkeypatch: pytest.MonkeyPatc
     assert artifact_problems() == [f"{rec.name}: recipe changed since its weights were trained"]
 
 
-def test_freshness_check_catches_an_altered_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _weights_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the committed weights and manifest, which training then reads."""
     copy = tmp_path / "weights"
     shutil.copytree(training.WEIGHTS_DIR, copy)
     monkeypatch.setattr(training, "WEIGHTS_DIR", copy)
     monkeypatch.setattr(training, "MANIFEST", copy / "manifest.json")
-    assert artifact_problems() == []
-    data = bytearray((copy / "q1_dense.safetensors").read_bytes())
+    return copy
+
+
+def _flip_a_bit(path: Path) -> None:
+    data = bytearray(path.read_bytes())
     data[-1] ^= 1  # one bit of one weight
-    (copy / "q1_dense.safetensors").write_bytes(bytes(data))
+    path.write_bytes(bytes(data))
+
+
+def test_freshness_check_catches_an_altered_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = _weights_copy(tmp_path, monkeypatch)
+    assert artifact_problems() == []
+    _flip_a_bit(copy / "q1_dense.safetensors")
     (copy / "stray.safetensors").write_bytes(b"")
     assert artifact_problems() == [
         "q1_dense: weights file differs from the manifest's",
@@ -192,6 +205,44 @@ def test_freshness_check_catches_an_altered_file(
     ]
     (copy / "q1_dense.safetensors").unlink()
     assert "q1_dense: no committed weights" in artifact_problems()
+
+
+def _train_models_tool() -> types.ModuleType:
+    path = Path(__file__).resolve().parents[1] / "tools" / "train_models.py"
+    spec = importlib.util.spec_from_file_location("train_models_tool", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rehash_rewrites_hashes_only_and_refuses_on_a_changed_weights_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = _weights_copy(tmp_path, monkeypatch)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for entry in manifest.values():
+        entry["recipe_hash"] = "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    weights = {p.name: p.read_bytes() for p in copy.glob("*.safetensors")}
+    tool = _train_models_tool()
+
+    assert tool.main(["--rehash"]) == 0
+    rewritten = json.loads((copy / "manifest.json").read_text())
+    assert {k: v["recipe_hash"] for k, v in rewritten.items()} == {
+        name: training.recipe_hash(name) for name in RECIPES
+    }
+    for entry in (*manifest.values(), *rewritten.values()):
+        del entry["recipe_hash"]
+    assert rewritten == manifest, "nothing but the hashes changes"
+    assert {p.name: p.read_bytes() for p in copy.glob("*.safetensors")} == weights
+    assert training.artifact_problems() == []
+
+    _flip_a_bit(copy / "q1_dense.safetensors")
+    before = (copy / "manifest.json").read_text()
+    assert tool.main(["--rehash"]) == 1
+    assert (copy / "manifest.json").read_text() == before, "a refusal writes nothing"
 
 
 def _family(name: str) -> bool:

@@ -25,13 +25,15 @@ cd "$(dirname "$0")/.."
 
 FUNCTIONS=(
     # cnn1d: layers, loss, network, gradients
-    cnnbook.cnn1d.x_pad_forward cnnbook.cnn1d.x_conv_forward cnnbook.cnn1d.x_conv_backward
-    cnnbook.cnn1d.x_relu_forward cnnbook.cnn1d.x_relu_backward cnnbook.cnn1d.x__tap_slices
-    cnnbook.cnn1d.x_avgpool_forward cnnbook.cnn1d.x_avgpool_backward
-    cnnbook.cnn1d.x_dense_forward cnnbook.cnn1d.x_dense_backward
-    cnnbook.cnn1d.x_sigmoid cnnbook.cnn1d.x_bce_with_logits
-    cnnbook.cnn1d.x__network_forward cnnbook.cnn1d.x__network_backward
-    cnnbook.cnn1d.x_gradients
+    cnnbook.cnn1d.layers.x_pad_forward cnnbook.cnn1d.layers.x_conv_forward
+    cnnbook.cnn1d.layers.x_conv_backward
+    cnnbook.cnn1d.layers.x_relu_forward cnnbook.cnn1d.layers.x_relu_backward
+    cnnbook.cnn1d.layers.x__tap_slices
+    cnnbook.cnn1d.layers.x_avgpool_forward cnnbook.cnn1d.layers.x_avgpool_backward
+    cnnbook.cnn1d.layers.x_dense_forward cnnbook.cnn1d.layers.x_dense_backward
+    cnnbook.cnn1d.layers.x_sigmoid cnnbook.cnn1d.layers.x_bce_with_logits
+    cnnbook.cnn1d.network.x__network_forward cnnbook.cnn1d.network.x__network_backward
+    cnnbook.cnn1d.network.x_gradients
     # attribution: the rule mechanism and the targets
     cnnbook.attribution.x__rule "cnnbook.attribution.xǁ_RuleReLUǁforward"
     "cnnbook.attribution.xǁ_RuleReLUǁbackward" cnnbook.attribution.x__relu_arguments
@@ -40,13 +42,18 @@ FUNCTIONS=(
     cnnbook.attribution.x_relu_rule cnnbook.attribution.x__targets
     cnnbook.attribution.x_attribute cnnbook.attribution.x_layer_backward
     # equivariance: shifts and error measures
-    cnnbook.equivariance.x__as_tuple cnnbook.equivariance.x__check_padding_mode
-    cnnbook.equivariance.x__normalise_axes cnnbook.equivariance.x__shifts_and_axes
-    cnnbook.equivariance.x_shift cnnbook.equivariance.x_shift2d
-    cnnbook.equivariance.x_fractional_shift cnnbook.equivariance.x__norm
-    cnnbook.equivariance.x__relative_l2 cnnbook.equivariance.x_equivariance_residual
-    cnnbook.equivariance.x__residual_and_output cnnbook.equivariance.x_equivariance_error
-    cnnbook.equivariance.x_invariance_error cnnbook.equivariance.x_transform_error
+    cnnbook.equivariance.shifts.x__as_tuple
+    cnnbook.equivariance.shifts.x_check_padding_mode
+    cnnbook.equivariance.shifts.x__normalise_axes
+    cnnbook.equivariance.shifts.x__shifts_and_axes
+    cnnbook.equivariance.shifts.x_shift cnnbook.equivariance.shifts.x_shift2d
+    cnnbook.equivariance.shifts.x_fractional_shift cnnbook.equivariance.measures.x__norm
+    cnnbook.equivariance.measures.x__relative_l2
+    cnnbook.equivariance.measures.x_equivariance_residual
+    cnnbook.equivariance.measures.x__residual_and_output
+    cnnbook.equivariance.measures.x_equivariance_error
+    cnnbook.equivariance.measures.x_invariance_error
+    cnnbook.equivariance.measures.x_transform_error
 )
 
 export CI=1             # hypothesis: the tests' derandomised profile (tests/conftest.py)

@@ -28,14 +28,9 @@ from typing import Any, Literal
 from torch import nn
 
 from cnnbook.data import Split, edges_task, positions_task, shapes_task
-from cnnbook.equivariance import (
-    BlurPool1d,
-    CircularMaxPool1d,
-    LocallyConnected1d,
-    PaddingMode,
-    _check_padding_mode,
-)
+from cnnbook.equivariance import PaddingMode, check_padding_mode
 from cnnbook.inversion import make_decoder
+from cnnbook.layers import BlurPool1d, CircularMaxPool1d, LocallyConnected1d
 
 
 def fully_convolutional(
@@ -52,7 +47,7 @@ def fully_convolutional(
     Chapter 1's deep equivariant network (circular padding), its zero-padded twin, and
     the per-pixel "segmenter" of the dense-prediction demo.
     """
-    _check_padding_mode(padding_mode)
+    check_padding_mode(padding_mode)
     if dim not in (1, 2):
         raise ValueError(f"dim must be 1 or 2, got {dim}")
     if depth < 1 or kernel_size % 2 == 0:
@@ -150,11 +145,12 @@ def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Sequential:
     )
 
 
-def count_parameters(module: nn.Module) -> int:
+def count_trainable(module: nn.Module) -> int:
     """Number of trainable parameters of a built torch module (chapter 1's model table).
 
     The counts of a layer or network from its sizes alone are
-    :func:`cnnbook.equivariance.count_parameters` and :func:`cnnbook.cnn1d.count_parameters`.
+    :func:`cnnbook.equivariance.layer_parameter_counts` and
+    :func:`cnnbook.cnn1d.count_parameters`.
     """
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 

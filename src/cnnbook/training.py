@@ -34,27 +34,16 @@ import os
 import sys
 import textwrap
 import types
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from cnnbook.cnn1d import (
-    PARAM_NAMES,
-    Params,
-    Spec,
-    TorchTwin,
-    check_params,
-    cost_and_gradients,
-    count_parameters,
-)
 from cnnbook.inversion import features, mse
 from cnnbook.models import DECODER_TRAINERS, Recipe, canonical_json, recipe
 
@@ -424,26 +413,39 @@ def _names_in(obj: Callable[..., Any] | type) -> Iterator[Callable[..., Any] | t
             yield value
 
 
+def _hash_key(obj: Callable[..., Any] | type) -> tuple[str, str]:
+    """What identifies ``obj``'s code in a hash: its qualified name and normalised source.
+
+    The module is left out, so that moving a function or class to another module of
+    cnnbook leaves every hash unchanged; the source breaks ties between objects of the
+    same name in different modules.
+    """
+    return obj.__qualname__, _normalised_source(obj)
+
+
 def code_closure(*roots: Callable[..., Any] | type) -> list[Callable[..., Any] | type]:
-    """``roots`` and every cnnbook function or class they reach, sorted by qualified name."""
-    seen: dict[str, Callable[..., Any] | type] = {}
+    """``roots`` and every cnnbook function or class they reach, sorted by :func:`_hash_key`.
+
+    The order depends on what the code is, not on where it lives.
+    """
+    seen: set[Callable[..., Any] | type] = set()
     stack = list(roots)
     while stack:
         obj = stack.pop()
-        key = f"{obj.__module__}.{obj.__qualname__}"
-        if key in seen:
+        if obj in seen:
             continue
-        seen[key] = obj
+        seen.add(obj)
         stack.extend(_referenced(obj))
-    return [seen[k] for k in sorted(seen)]
+    return sorted(seen, key=_hash_key)
 
 
 def recipe_hash(name: str | Recipe) -> str:
     """SHA-256 of a recipe's data and of the code it runs (builder, task, trainer).
 
     The code is hashed without docstrings and comments, with every cnnbook function
-    and class it calls, so that a change to what the recipe computes changes the hash
-    and a change to its documentation does not.
+    and class it calls, each under its qualified name without its module, so that a
+    change to what the recipe computes changes the hash, and a change to its
+    documentation or a move to another module does not.
     """
     from cnnbook.models import BUILDERS, TASKS
 
@@ -457,8 +459,9 @@ def recipe_hash(name: str | Recipe) -> str:
         steps = (train_decoder, evaluate_decoder)
     roots = (BUILDERS[rec.model], TASKS[rec.task], TRAINERS[rec.trainer], *steps)
     for obj in code_closure(*roots):
-        digest.update(f"{obj.__module__}.{obj.__qualname__}".encode())
-        digest.update(_normalised_source(obj).encode())
+        qualname, source = _hash_key(obj)
+        digest.update(qualname.encode())
+        digest.update(source.encode())
     return digest.hexdigest()
 
 
@@ -577,107 +580,3 @@ def artifact_problems() -> list[str]:
         if path.stem not in RECIPES:
             problems.append(f"{path.stem}: weights file without a recipe")
     return problems
-
-
-# ---------------------------------------------------------------------------------------
-# Chapter 3: plain SGD with the hand-derived gradients, and its autograd oracle
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainingRun:
-    """What a run of plain SGD leaves behind (chapter 3's training demonstration).
-
-    Attributes
-    ----------
-    params
-        Final parameters.
-    losses
-        ``(steps,)`` mean cost per example of each mini-batch, just before its step.
-    trajectory
-        ``(steps + 1, n_params)``: every parameter, flattened in the order of
-        :data:`PARAM_NAMES`, before each step and after the last one.
-    """
-
-    params: Params
-    losses: np.ndarray
-    trajectory: np.ndarray
-
-
-def flatten(params: Mapping[str, np.ndarray]) -> np.ndarray:
-    """All parameters in one vector, in the order of :data:`PARAM_NAMES` (chapter 3)."""
-    return np.concatenate(
-        [np.asarray(params[name], np.float64).reshape(-1) for name in PARAM_NAMES]
-    )
-
-
-def minibatches(n: int, batch_size: int, epochs: int, seed: int = 0) -> list[np.ndarray]:
-    """Index arrays of shuffled mini-batches, epoch after epoch (a trailing rest is dropped).
-
-    Both trainers of chapter 3 take the same list, so that they see the same examples at
-    every step.
-    """
-    if not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be in [1, n={n}], got {batch_size}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    rng = np.random.default_rng(seed)
-    per_epoch = n // batch_size
-    return [
-        batch
-        for _ in range(epochs)
-        for batch in rng.permutation(n)[: per_epoch * batch_size].reshape(per_epoch, batch_size)
-    ]
-
-
-def train_sgd(
-    spec: Spec,
-    params: Mapping[str, npt.ArrayLike],
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    lr: float,
-    batches: list[np.ndarray],
-) -> TrainingRun:
-    """Plain SGD on the summed cost with the hand-derived gradients (chapter 3).
-
-    Each step is ``theta <- theta - lr * dCost_batch/dtheta``; the cost and its
-    gradients come from one pass of :func:`~cnnbook.cnn1d.cost_and_gradients`.
-    """
-    current = check_params(spec, params)
-    n_params = count_parameters(spec)["total"]
-    losses = np.empty(len(batches))
-    trajectory = np.empty((len(batches) + 1, n_params))
-    for step, batch in enumerate(batches):
-        trajectory[step] = flatten(current)
-        loss, grads = cost_and_gradients(spec, current, x[batch], y[batch])
-        losses[step] = loss / batch.size
-        current = {k: current[k] - lr * grads[k] for k in PARAM_NAMES}
-    trajectory[-1] = flatten(current)
-    return TrainingRun(current, losses, trajectory)
-
-
-def train_sgd_torch(
-    twin: TorchTwin, x: np.ndarray, y: np.ndarray, *, lr: float, batches: list[np.ndarray]
-) -> TrainingRun:
-    """The same training on the torch twin with ``torch.optim.SGD`` and autograd (the oracle).
-
-    The twin is trained in place.
-    """
-    optimiser = torch.optim.SGD(twin.parameters(), lr=lr)
-    xt, yt = (
-        torch.from_numpy(np.asarray(x, np.float64)),
-        torch.from_numpy(np.asarray(y, np.float64)),
-    )
-    losses = np.empty(len(batches))
-    trajectory = np.empty((len(batches) + 1, count_parameters(twin.spec)["total"]))
-    for step, batch in enumerate(batches):
-        trajectory[step] = flatten(twin.params())
-        index = torch.from_numpy(batch)
-        optimiser.zero_grad()
-        loss = twin.cost(xt[index], yt[index])
-        loss.backward()
-        optimiser.step()
-        losses[step] = loss.item() / batch.size
-    trajectory[-1] = flatten(twin.params())
-    return TrainingRun(twin.params(), losses, trajectory)
