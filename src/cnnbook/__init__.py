@@ -6,13 +6,17 @@ One module per question, plus the pieces every chapter uses:
   error measures, linear operators and image utilities;
 - :mod:`cnnbook.layers` -- torch layers of chapter 1's networks (locally connected, blur pool);
 - :mod:`cnnbook.attribution` -- chapter 2, gradient, DeconvNet and guided backpropagation;
+- :mod:`cnnbook.inversion` -- chapter 2, up-convolutional decoders that invert the CNN's
+  features, the closed-form linear decoder and what a reconstruction keeps;
 - :mod:`cnnbook.cnn1d` -- chapter 3, the 1-D CNN, its parameter count and hand-derived gradients;
 - :mod:`cnnbook.dilation` -- chapter 4, dilated convolution, its output size, its Kronecker
   form and receptive fields;
 - :mod:`cnnbook.data` -- real data shipped with installed packages, and procedural data;
 - :mod:`cnnbook.plotting` -- the one figure style of the book;
 - :mod:`cnnbook.text` -- numbers as the prose writes them (errors, powers of ten, counts);
-- :mod:`cnnbook.training` -- evaluation shared by the chapters that train a classifier;
+- :mod:`cnnbook.models` -- the builders and the recipes of the models the chapters use;
+- :mod:`cnnbook.training` -- training loops, committed weights, their manifest and the recipe hash;
+- :mod:`cnnbook.kernel` -- the Jupyter kernels the build starts, with CurveZMQ keys;
 - :mod:`cnnbook.runtime` -- deterministic set-up shared by every notebook.
 """
 
