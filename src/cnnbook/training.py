@@ -161,30 +161,57 @@ def minibatch_adam_cosine(
     list of float
         Mean training loss of each epoch.
     """
+    tx, ty = _check_pair(x, y)
+    return _adam_cosine(
+        model, tx, ty, F.cross_entropy, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed
+    )
+
+
+def _adam_cosine(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_of: Callable[[Tensor, Tensor], Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+) -> list[float]:
+    """The loop of :func:`minibatch_adam_cosine` and :func:`decoder_adam_cosine`.
+
+    Mini-batch Adam with a cosine schedule over all steps on ``loss_of(model(inputs),
+    targets)``, a batch mean; the batch order comes from a generator seeded with
+    ``seed``. Returns the mean loss of each epoch and leaves the model in eval mode.
+    """
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
-    tx, ty = _check_pair(x, y)
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * -(-tx.shape[0] // batch_size)
+    steps = epochs * -(-inputs.shape[0] // batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
     model.train()
     losses = []
     for _ in range(epochs):
-        order = torch.randperm(tx.shape[0], generator=generator)
+        order = torch.randperm(inputs.shape[0], generator=generator)
         total = 0.0
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             optimiser.zero_grad()
-            loss = F.cross_entropy(model(tx[idx]), ty[idx])
+            loss = loss_of(model(inputs[idx]), targets[idx])
             loss.backward()
             optimiser.step()
             schedule.step()
             total += loss.item() * len(idx)
-        losses.append(total / tx.shape[0])
+        losses.append(total / inputs.shape[0])
     model.eval()
     optimiser.zero_grad(set_to_none=True)
     return losses
+
+
+def _batch_mse(reconstruction: Tensor, image: Tensor) -> Tensor:
+    """:func:`cnnbook.inversion.mse` averaged over the batch."""
+    return mse(reconstruction, image).mean()
 
 
 def decoder_adam_cosine(
@@ -209,31 +236,11 @@ def decoder_adam_cosine(
     list of float
         Mean training loss of each epoch.
     """
-    if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
     if phi.shape[0] != x.shape[0]:
         raise ValueError(f"mismatched dims: {phi.shape[0]} features for {x.shape[0]} images")
-    generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * -(-x.shape[0] // batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
-    model.train()
-    losses = []
-    for _ in range(epochs):
-        order = torch.randperm(x.shape[0], generator=generator)
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            optimiser.zero_grad()
-            loss = mse(model(phi[idx]), x[idx]).mean()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            total += loss.item() * len(idx)
-        losses.append(total / x.shape[0])
-    model.eval()
-    optimiser.zero_grad(set_to_none=True)
-    return losses
+    return _adam_cosine(
+        model, phi, x, _batch_mse, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed
+    )
 
 
 #: The training loops a recipe can name.
