@@ -21,18 +21,21 @@ from cnnbook.attribution import (
     RULES,
     Rule,
     attribute,
-    cascading_randomization,
-    class_correlation,
+    class_maps,
     layer_backward,
     layer_forward,
     layerwise_attribute,
-    localisation,
     project_unit,
-    rank_correlation,
     relu_rule,
     strongest_units,
 )
 from cnnbook.models import make_cnn
+from cnnbook.sanity import (
+    cascading_randomization,
+    localisation,
+    pairwise_rank_correlation,
+    rank_correlation,
+)
 
 RULE_NAMES = tuple(RULES)
 
@@ -612,20 +615,21 @@ def test_cascading_randomization() -> None:
         cascading_randomization(model, x, 1, rules=("lrp",))
 
 
-def test_class_correlation_on_a_linear_model() -> None:
+def test_class_maps_correlation_on_a_linear_model() -> None:
     """For a linear model every rule's map for class k is the weight row W_k."""
     torch.manual_seed(20)
     model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
     x = torch.randn(2, 1, 3, 4)
     w = model[1].weight.detach().numpy()
     for rule in RULE_NAMES:
-        corr = class_correlation(model, x, rule)
+        maps = class_maps(model, x, rule)
+        corr = pairwise_rank_correlation(maps)
         assert corr.shape == (2, 3, 3)
         for j in range(3):
             for k in range(3):
                 expected = spearmanr(np.abs(w[j]), np.abs(w[k])).statistic
                 np.testing.assert_allclose(corr[:, j, k], expected, atol=1e-12)
-        signed = class_correlation(model, x, rule, absolute=False)
+        signed = pairwise_rank_correlation(maps, absolute=False)
         assert float(signed[0, 0, 1]) == pytest.approx(spearmanr(w[0], w[1]).statistic)
 
 

@@ -17,17 +17,9 @@ from scipy import ndimage
 from scipy.stats import spearmanr
 from torch import nn
 
-from cnnbook.attribution import (
-    RULES,
-    attribute,
-    class_correlation,
-    class_maps,
-    outline,
-    pairwise_rank_correlation,
-    rank_correlation,
-    unit_maps,
-)
+from cnnbook.attribution import RULES, attribute, class_maps, unit_maps
 from cnnbook.models import RECIPES, make_cnn
+from cnnbook.sanity import outline, pairwise_rank_correlation, rank_correlation
 
 RULE_NAMES = tuple(RULES)
 
@@ -170,16 +162,6 @@ def test_support_changes_the_answer_for_maps_with_shared_zeros() -> None:
     assert float(within[0, 1]) == pytest.approx(-1.0)  # the NaN map reaches no pixel
     assert torch.isnan(within[2]).all()
     assert torch.isnan(within[:, 2]).all()
-
-
-def test_class_correlation_is_pairwise_correlation_of_class_maps() -> None:
-    model = small_cnn(35)
-    x = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(36), dtype=torch.float64)
-    for rule in RULE_NAMES:
-        maps = class_maps(model, x, rule)
-        for absolute in (True, False):
-            expected = pairwise_rank_correlation(maps, absolute)
-            assert torch.equal(class_correlation(model, x, rule, absolute), expected)
 
 
 # --- Unit maps ---

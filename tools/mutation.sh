@@ -35,12 +35,13 @@ FUNCTIONS=(
     cnnbook.cnn1d.network.x__network_forward cnnbook.cnn1d.network.x__network_backward
     cnnbook.cnn1d.network.x_gradients
     # attribution: the rule mechanism and the targets
-    cnnbook.attribution.x__rule "cnnbook.attribution.xǁ_RuleReLUǁforward"
-    "cnnbook.attribution.xǁ_RuleReLUǁbackward" cnnbook.attribution.x__relu_arguments
-    "cnnbook.attribution.xǁ_ReLURuleModeǁ__init__"
-    "cnnbook.attribution.xǁ_ReLURuleModeǁ__torch_function__"
-    cnnbook.attribution.x_relu_rule cnnbook.attribution.x__targets
-    cnnbook.attribution.x_attribute cnnbook.attribution.x_layer_backward
+    cnnbook.attribution.rules.x__rule "cnnbook.attribution.rules.xǁ_RuleReLUǁforward"
+    "cnnbook.attribution.rules.xǁ_RuleReLUǁbackward"
+    cnnbook.attribution.rules.x__relu_arguments
+    "cnnbook.attribution.rules.xǁ_ReLURuleModeǁ__init__"
+    "cnnbook.attribution.rules.xǁ_ReLURuleModeǁ__torch_function__"
+    cnnbook.attribution.rules.x_relu_rule cnnbook.attribution.maps.x__targets
+    cnnbook.attribution.maps.x_attribute cnnbook.attribution.layerwise.x_layer_backward
     # equivariance: shifts and error measures
     cnnbook.equivariance.shifts.x__as_tuple
     cnnbook.equivariance.shifts.x_check_padding_mode
