@@ -1,5 +1,7 @@
 """cnnbook.attribution: the three rules against Captum, torch autograd, a hand-written
-layer-by-layer DeconvNet and hand-computed maps; the model is left as it was."""
+layer-by-layer DeconvNet and hand-computed maps; the model is left as it was. And
+cnnbook.sanity's rank correlation, localisation and cascading randomisation against
+scipy and explicit loops."""
 
 from __future__ import annotations
 

@@ -562,21 +562,12 @@ def test_match_template_is_the_correlation_coefficient() -> None:
         window = image[np.ix_(rows, cols)]
         oracle = np.corrcoef(window.ravel(), template.ravel())[0, 1]
         assert score[i, j] == pytest.approx(oracle, abs=1e-10)
-    assert E.peak_position(score) == (7, 8)
+    assert np.unravel_index(np.argmax(score), score.shape) == (7, 8)
     assert score.max() == pytest.approx(1.0)
     moved = E.match_template(E.shift2d(image, (4, -9)), template)
     np.testing.assert_allclose(moved, E.shift2d(score, (4, -9)), atol=1e-10)
     with pytest.raises(ValueError, match="constant"):
         E.match_template(image, np.ones((3, 3)))
-
-
-def test_peak_position() -> None:
-    response = np.zeros((4, 5))
-    response[2, 3] = 1.0
-    response[3, 4] = 1.0
-    assert E.peak_position(response) == (2, 3)  # the first of the ties, in row-major order
-    with pytest.raises(ValueError, match="empty"):
-        E.peak_position(np.zeros((0, 3)))
 
 
 def test_detect_peaks_against_a_loop() -> None:
@@ -667,12 +658,6 @@ def test_locally_connected_classifier_with_tied_weights_is_the_cnn() -> None:
     assert _numel(local) == 20 * (4 * 5 + 4) + 20 * (3 * 4 * 5 + 3)
     with pytest.raises(ValueError, match="depth"):
         M.locally_connected_classifier(20, depth=0)
-
-
-def _toy_task(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    patterns = [wavelet(6, 1.0), wavelet(6, 2.0)]
-    positions = [np.arange(0, 10)] * 2
-    return place_patterns(patterns, positions, 24, 40, 0.1, np.random.default_rng(seed))
 
 
 # --- chapter 1's procedural data ---------------------------------------------------------

@@ -5,7 +5,10 @@ One module per question, plus the pieces every chapter uses:
 - :mod:`cnnbook.equivariance` -- chapter 1, translation equivariance of convolutions: shifts,
   error measures, linear operators and image utilities;
 - :mod:`cnnbook.layers` -- torch layers of chapter 1's networks (locally connected, blur pool);
-- :mod:`cnnbook.attribution` -- chapter 2, gradient, DeconvNet and guided backpropagation;
+- :mod:`cnnbook.attribution` -- chapter 2, gradient, DeconvNet and guided backpropagation:
+  the rules, the maps, projections of hidden units and a layer-by-layer DeconvNet;
+- :mod:`cnnbook.sanity` -- chapter 2, sanity checks of the maps: rank correlations,
+  localisation and cascading randomisation;
 - :mod:`cnnbook.inversion` -- chapter 2, up-convolutional decoders that invert the CNN's
   features, the closed-form linear decoder and what a reconstruction keeps;
 - :mod:`cnnbook.cnn1d` -- chapter 3, the 1-D CNN, its parameter count and hand-derived gradients;

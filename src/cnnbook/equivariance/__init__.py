@@ -29,7 +29,6 @@ from cnnbook.equivariance.images import (
     downsample_mean,
     lifting_p4,
     match_template,
-    peak_position,
 )
 from cnnbook.equivariance.measures import (
     equivariance_error,
@@ -74,7 +73,6 @@ __all__ = [
     "lifting_p4",
     "locally_connected_matrix",
     "match_template",
-    "peak_position",
     "shift",
     "shift2d",
     "shift_commutant",

@@ -2,7 +2,7 @@
 
 - :func:`downsample_mean`: shrink an image by averaging blocks;
 - :func:`lifting_p4`: a lifting layer equivariant to 90-degree rotations;
-- :func:`match_template`, :func:`detect_peaks`, :func:`peak_position`: find a patch.
+- :func:`match_template`, :func:`detect_peaks`: find a patch.
 """
 
 from __future__ import annotations
@@ -73,14 +73,6 @@ def match_template(image: np.ndarray, template: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         score = numerator / (t_norm * np.sqrt(window_var))
     return np.where(window_var > 1e-12 * m, score, 0.0)
-
-
-def peak_position(response: np.ndarray) -> tuple[int, ...]:
-    """Index of the largest entry of a response map (first one on ties)."""
-    response = np.asarray(response)
-    if response.size == 0:
-        raise ValueError("empty response map")
-    return tuple(int(i) for i in np.unravel_index(int(np.argmax(response)), response.shape))
 
 
 def detect_peaks(response: np.ndarray, threshold: float, size: int) -> np.ndarray:
