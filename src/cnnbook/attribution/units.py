@@ -86,10 +86,8 @@ def unit_maps(features: nn.Module, x: Tensor, rule: RuleName, units: int = 8) ->
 
     Parameters
     ----------
-    features
-        The network up to the layer of interest, returning ``(N, C, H, W)``.
-    x
-        Input batch.
+    features, x
+        As in :func:`project_unit`.
     rule
         As in :func:`attribute`.
     units
