@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnbook import models, training
+from cnnbook import artifacts, models, training
 from cnnbook.data import shapes_task
+from cnnbook.hashing import recipe_hash
 from cnnbook.inversion import (
     LEAK,
     UpConv,
@@ -31,7 +32,7 @@ from cnnbook.inversion import (
     plane_residual,
 )
 from cnnbook.models import Q2_DECODER_LAYERS, Q2_DECODER_SEEDS, RECIPES, make_cnn
-from cnnbook.training import decoder_adam_cosine, recipe_hash
+from cnnbook.training import decoder_adam_cosine
 
 # --- the up-convolution and the decoders ---------------------------------------------
 
@@ -292,4 +293,4 @@ def test_a_decoder_goes_stale_with_its_encoder(monkeypatch: pytest.MonkeyPatch) 
     cnn = RECIPES["q2_cnn"]
     monkeypatch.setitem(RECIPES, "q2_cnn", models.Recipe(**{**vars(cnn), "seed": 9}))
     assert recipe_hash(name) != before
-    assert f"{name}: recipe changed since its weights were trained" in training.artifact_problems()
+    assert f"{name}: recipe changed since its weights were trained" in artifacts.artifact_problems()

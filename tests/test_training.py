@@ -1,4 +1,4 @@
-"""cnnbook.training: evaluation, the two training loops, recipes' hashes and committed weights.
+"""cnnbook.training, .artifacts, .hashing: loops, evaluation, committed weights, recipe hashes.
 
 Oracles: a count done by hand on a fixed linear classifier; a second identical run (the
 loops are deterministic on one machine); the recipes' own data for the re-evaluation of
@@ -19,17 +19,12 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbook import models, training
+from cnnbook import artifacts, hashing, models, training
+from cnnbook.artifacts import artifact_problems
 from cnnbook.data import place_patterns, wavelet
+from cnnbook.hashing import recipe_hash
 from cnnbook.models import RECIPES, Recipe, make_cnn, mlp
-from cnnbook.training import (
-    accuracy,
-    artifact_problems,
-    full_batch_adam,
-    load,
-    minibatch_adam_cosine,
-    recipe_hash,
-)
+from cnnbook.training import accuracy, full_batch_adam, load, minibatch_adam_cosine
 
 
 def _fixed_classifier() -> nn.Linear:
@@ -159,7 +154,7 @@ def test_recipe_hash_follows_data_and_code_not_docs(monkeypatch: pytest.MonkeyPa
 
 
 def test_code_closure_reaches_helpers() -> None:
-    names = {obj.__qualname__ for obj in training.code_closure(models.locally_connected_classifier)}
+    names = {obj.__qualname__ for obj in hashing.code_closure(models.locally_connected_classifier)}
     assert {"locally_connected_classifier", "LocallyConnected1d", "_pad_same"} <= names
 
 
@@ -180,9 +175,9 @@ def test_freshness_check_catches_a_changed_recipe(monkeypatch: pytest.MonkeyPatc
 def _weights_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the committed weights and manifest, which training then reads."""
     copy = tmp_path / "weights"
-    shutil.copytree(training.WEIGHTS_DIR, copy)
-    monkeypatch.setattr(training, "WEIGHTS_DIR", copy)
-    monkeypatch.setattr(training, "MANIFEST", copy / "manifest.json")
+    shutil.copytree(artifacts.WEIGHTS_DIR, copy)
+    monkeypatch.setattr(artifacts, "WEIGHTS_DIR", copy)
+    monkeypatch.setattr(artifacts, "MANIFEST", copy / "manifest.json")
     return copy
 
 
@@ -231,13 +226,13 @@ def test_rehash_rewrites_hashes_only_and_refuses_on_a_changed_weights_file(
     assert tool.main(["--rehash"]) == 0
     rewritten = json.loads((copy / "manifest.json").read_text())
     assert {k: v["recipe_hash"] for k, v in rewritten.items()} == {
-        name: training.recipe_hash(name) for name in RECIPES
+        name: hashing.recipe_hash(name) for name in RECIPES
     }
     for entry in (*manifest.values(), *rewritten.values()):
         del entry["recipe_hash"]
     assert rewritten == manifest, "nothing but the hashes changes"
     assert {p.name: p.read_bytes() for p in copy.glob("*.safetensors")} == weights
-    assert training.artifact_problems() == []
+    assert artifacts.artifact_problems() == []
 
     _flip_a_bit(copy / "q1_dense.safetensors")
     before = (copy / "manifest.json").read_text()
@@ -279,8 +274,8 @@ def test_load_keeps_the_callers_random_state() -> None:
 def test_load_without_weights_says_how_to_make_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(training, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(training, "MANIFEST", tmp_path / "manifest.json")
+    monkeypatch.setattr(artifacts, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(artifacts, "MANIFEST", tmp_path / "manifest.json")
     with pytest.raises(FileNotFoundError, match=r"tools/train_models\.py q1_dense"):
         load("q1_dense", retrain=False)
 
@@ -295,7 +290,7 @@ def test_recipe_retrains_to_its_committed_metrics(name: str) -> None:
     float32 kernels differ in their last bits and the run drifts, so the accuracies are
     compared within 2 points and the final loss within a quarter of its value.
     """
-    committed = training.read_manifest()[name]
+    committed = artifacts.read_manifest()[name]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as tools/train_models.py trains: one thread
     try:
