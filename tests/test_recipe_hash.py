@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnbook import hashing, models
-from cnnbook.models import RECIPES
+from cnnbook import hashing, recipes
+from cnnbook.recipes import RECIPES
 
 HELPER = '''
 from torch import nn
@@ -77,7 +77,7 @@ def _two_modules(
 
 
 def _hash_with(builder: Callable[..., object], monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setitem(models.BUILDERS, "mlp", builder)
+    monkeypatch.setitem(recipes.BUILDERS, "mlp", builder)
     return hashing.recipe_hash(RECIPES["q1_dense"])
 
 

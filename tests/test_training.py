@@ -19,11 +19,12 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbook import artifacts, hashing, models, training
+from cnnbook import artifacts, hashing, models, recipes, training
 from cnnbook.artifacts import artifact_problems
 from cnnbook.data import place_patterns, wavelet
 from cnnbook.hashing import recipe_hash
-from cnnbook.models import RECIPES, Recipe, make_cnn, mlp
+from cnnbook.models import make_cnn, mlp
+from cnnbook.recipes import RECIPES, Recipe
 from cnnbook.training import accuracy, full_batch_adam, load, minibatch_adam_cosine
 
 
@@ -115,7 +116,7 @@ def test_recipe_validation_and_description() -> None:
     with pytest.raises(ValueError, match="unknown trainer"):
         Recipe("x", 1, "mlp", "shapes_task", "sgd")  # type: ignore[arg-type]
     with pytest.raises(KeyError, match="no recipe"):
-        models.recipe("q4_cnn")
+        recipes.recipe("q4_cnn")
 
 
 def _mlp_with_new_docs() -> Callable[..., nn.Module]:
@@ -147,9 +148,9 @@ def test_recipe_hash_follows_data_and_code_not_docs(monkeypatch: pytest.MonkeyPa
     same_code_new_docs, new_code = _mlp_with_new_docs(), _mlp_with_new_code()
     for fn in (same_code_new_docs, new_code):
         fn.__module__, fn.__qualname__ = models.mlp.__module__, models.mlp.__qualname__
-    monkeypatch.setitem(models.BUILDERS, "mlp", same_code_new_docs)
+    monkeypatch.setitem(recipes.BUILDERS, "mlp", same_code_new_docs)
     assert recipe_hash(rec) == before, "docstrings, comments and annotations do not count"
-    monkeypatch.setitem(models.BUILDERS, "mlp", new_code)
+    monkeypatch.setitem(recipes.BUILDERS, "mlp", new_code)
     assert recipe_hash(rec) != before, "a change of code changes the hash"
 
 
@@ -301,3 +302,11 @@ def test_recipe_retrains_to_its_committed_metrics(name: str) -> None:
         assert abs(fresh.metrics[split] - value) <= 0.02, (split, fresh.metrics[split], value)
     final = committed["losses"][-1]
     assert abs(fresh.losses[-1] - final) <= max(0.25 * final, 0.02)
+
+
+def test_models_still_offers_the_recipe_catalogue() -> None:
+    """The chapters import the catalogue from cnnbook.models: the very objects of recipes."""
+    for name in models._RECIPE_NAMES:
+        assert getattr(models, name) is getattr(recipes, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = models.no_such_name

@@ -5,7 +5,7 @@
     python tools/train_models.py --stale        # only those whose recipe changed
     python tools/train_models.py --rehash       # new recipe hashes, same weights
 
-Each recipe of ``cnnbook.models.RECIPES`` is trained from scratch, single-threaded, in
+Each recipe of ``cnnbook.recipes.RECIPES`` is trained from scratch, single-threaded, in
 float32 (a decoder of chapter 2 on the committed weights of the network it inverts,
 so train that network first); its weights go to
 ``src/cnnbook/weights/<name>.safetensors`` and its recipe hash, loss history and
@@ -32,7 +32,7 @@ import torch
 from cnnbook import artifacts, reproducible
 from cnnbook.artifacts import file_sha256, read_manifest, save, weights_path
 from cnnbook.hashing import recipe_hash
-from cnnbook.models import RECIPES, canonical_json
+from cnnbook.recipes import RECIPES, canonical_json
 from cnnbook.training import make
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors.torch import save_file
 
-from cnnbook.models import recipe
+from cnnbook.recipes import RECIPES, recipe
 
 if TYPE_CHECKING:
     from cnnbook.training import Trained
@@ -98,7 +98,6 @@ def artifact_problems() -> list[str]:
     the manifest records; a weights file or manifest entry without a recipe.
     """
     from cnnbook.hashing import recipe_hash  # it imports training, which imports this module
-    from cnnbook.models import RECIPES
 
     manifest = read_manifest()
     problems = []

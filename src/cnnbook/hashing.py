@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from cnnbook.artifacts import file_sha256, weights_path
-from cnnbook.models import DECODER_TRAINERS, Recipe, canonical_json, recipe
+from cnnbook.recipes import BUILDERS, DECODER_TRAINERS, TASKS, Recipe, canonical_json, recipe
 from cnnbook.training import TRAINERS, evaluate, evaluate_decoder, train, train_decoder
 
 
@@ -113,8 +113,6 @@ def recipe_hash(name: str | Recipe) -> str:
     change to what the recipe computes changes the hash, and a change to its
     documentation or a move to another module does not.
     """
-    from cnnbook.models import BUILDERS, TASKS
-
     rec = name if isinstance(name, Recipe) else recipe(name)
     digest = hashlib.sha256(canonical_json(rec.as_dict()).encode())
     steps: tuple[Callable[..., Any], ...] = (train, evaluate)

@@ -4,7 +4,7 @@ Training in float32 is fast but not reproducible across processors: torch picks
 vectorised kernels for each CPU (ATen's per-ISA kernels, oneDNN, MKL), their last bits
 differ, and the differences grow through training until accuracies differ. So the book
 does not train while it builds. Each model is made once by its recipe
-(:data:`cnnbook.models.RECIPES`) with :func:`train`, and its weights are committed with
+(:data:`cnnbook.recipes.RECIPES`) with :func:`train`, and its weights are committed with
 the package (:mod:`cnnbook.artifacts`), beside a manifest that records the recipe's hash
 (:mod:`cnnbook.hashing`), the loss history and the metrics reached. The chapters
 :func:`load` those weights and evaluate them in float64, where the kernels' last-bit
@@ -37,7 +37,7 @@ from torch import Tensor, nn
 # load's code names these, and its recipe hash with them: they keep their names here
 from cnnbook.artifacts import _manifest, _retrain_requested, weights_path
 from cnnbook.inversion import features, mse
-from cnnbook.models import DECODER_TRAINERS, Recipe, canonical_json, recipe
+from cnnbook.recipes import DECODER_TRAINERS, Recipe, canonical_json, recipe
 
 
 def _as_tensor(value: np.ndarray | Tensor) -> Tensor:
@@ -359,7 +359,7 @@ def load(name: str, *, retrain: bool | None = None) -> Trained:
     Parameters
     ----------
     name
-        A key of :data:`cnnbook.models.RECIPES`.
+        A key of :data:`cnnbook.recipes.RECIPES`.
     retrain
         Train the model from scratch on this machine instead (a few seconds to a
         minute; the numbers may then differ from the committed ones in the last
