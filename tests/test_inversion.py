@@ -50,6 +50,7 @@ def test_upconv_is_zero_insertion_then_convolution() -> None:
     block = UpConv(3, 4).double()
     x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
     conv = block[0]
+    assert isinstance(conv, nn.ConvTranspose2d)
     kernel = conv.weight.transpose(0, 1).flip(2, 3)  # (out, in, 4, 4)
     padded = F.pad(_zero_insert(x), (2, 2, 2, 2))  # kernel - 1 - padding on each side
     linear = F.conv2d(padded, kernel, conv.bias)

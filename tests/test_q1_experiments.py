@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -73,7 +74,7 @@ def test_own_training_set_puts_the_patterns_in_the_left_half() -> None:
         ({"n_train": 20, "train_seed": -1}, "non-negative"),
     ],
 )
-def test_positions_task_rejects_bad_training_sizes(kwargs: dict, message: str) -> None:
+def test_positions_task_rejects_bad_training_sizes(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         positions_task(**kwargs)
 

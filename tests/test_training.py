@@ -120,7 +120,7 @@ def test_recipe_validation_and_description() -> None:
 
 
 def _mlp_with_new_docs() -> Callable[..., nn.Module]:
-    def mlp(length: object, hidden: object, n_classes: object = 2) -> nn.Module:
+    def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Module:  # other annotation
         """Another docstring, other annotations."""
         if min(length, hidden, n_classes) < 1:  # and a comment
             raise ValueError("sizes must be positive")
@@ -132,7 +132,7 @@ def _mlp_with_new_docs() -> Callable[..., nn.Module]:
 
 
 def _mlp_with_new_code() -> Callable[..., nn.Module]:
-    def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Sequential:
+    def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Module:  # other annotation
         return nn.Sequential(nn.Flatten(), nn.Linear(length, n_classes))
 
     return mlp
