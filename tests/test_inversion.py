@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnbook import models, training
+from cnnbook import artifacts, recipes, training
 from cnnbook.data import shapes_task
+from cnnbook.hashing import recipe_hash
 from cnnbook.inversion import (
     LEAK,
     UpConv,
@@ -30,8 +31,9 @@ from cnnbook.inversion import (
     mse,
     plane_residual,
 )
-from cnnbook.models import Q2_DECODER_LAYERS, Q2_DECODER_SEEDS, RECIPES, make_cnn
-from cnnbook.training import decoder_adam_cosine, recipe_hash
+from cnnbook.models import make_cnn
+from cnnbook.recipes import Q2_DECODER_LAYERS, Q2_DECODER_SEEDS, RECIPES
+from cnnbook.training import decoder_adam_cosine
 
 # --- the up-convolution and the decoders ---------------------------------------------
 
@@ -48,6 +50,7 @@ def test_upconv_is_zero_insertion_then_convolution() -> None:
     block = UpConv(3, 4).double()
     x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
     conv = block[0]
+    assert isinstance(conv, nn.ConvTranspose2d)
     kernel = conv.weight.transpose(0, 1).flip(2, 3)  # (out, in, 4, 4)
     padded = F.pad(_zero_insert(x), (2, 2, 2, 2))  # kernel - 1 - padding on each side
     linear = F.conv2d(padded, kernel, conv.bias)
@@ -275,21 +278,21 @@ def test_masked_correlation_is_pearson_on_the_kept_pixels() -> None:
 def test_every_layer_has_a_decoder_recipe_per_seed() -> None:
     for layer, shape in Q2_DECODER_LAYERS.items():
         for seed in Q2_DECODER_SEEDS:
-            rec = RECIPES[models.q2_decoder_name(layer, seed)]
+            rec = RECIPES[recipes.q2_decoder_name(layer, seed)]
             assert rec.trainer_args["layer"] == layer
             assert rec.trainer_args["encoder"] == "q2_cnn"
             assert tuple(rec.model_args["in_shape"]) == shape
             assert rec.seed == seed
     with pytest.raises(ValueError, match="unknown layer"):
-        models.q2_decoder_name("conv9", 0)
+        recipes.q2_decoder_name("conv9", 0)
     with pytest.raises(ValueError, match="encoder and layer"):
-        models.Recipe("x", 2, "make_decoder", "shapes_task", "decoder_adam_cosine")
+        recipes.Recipe("x", 2, "make_decoder", "shapes_task", "decoder_adam_cosine")
 
 
 def test_a_decoder_goes_stale_with_its_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
-    name = models.q2_decoder_name("block2", 0)
+    name = recipes.q2_decoder_name("block2", 0)
     before = recipe_hash(name)
     cnn = RECIPES["q2_cnn"]
-    monkeypatch.setitem(RECIPES, "q2_cnn", models.Recipe(**{**vars(cnn), "seed": 9}))
+    monkeypatch.setitem(RECIPES, "q2_cnn", recipes.Recipe(**{**vars(cnn), "seed": 9}))
     assert recipe_hash(name) != before
-    assert f"{name}: recipe changed since its weights were trained" in training.artifact_problems()
+    assert f"{name}: recipe changed since its weights were trained" in artifacts.artifact_problems()

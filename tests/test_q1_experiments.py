@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from cnnbook import models
+from cnnbook import recipes
 from cnnbook.data import positions_task, wavelet
-from cnnbook.models import RECIPES, q1_sample_name, q1_width_sweep
+from cnnbook.recipes import RECIPES, q1_sample_name, q1_width_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "book" / "q1_translation_equivariance.ipynb"
@@ -73,7 +74,7 @@ def test_own_training_set_puts_the_patterns_in_the_left_half() -> None:
         ({"n_train": 20, "train_seed": -1}, "non-negative"),
     ],
 )
-def test_positions_task_rejects_bad_training_sizes(kwargs: dict, message: str) -> None:
+def test_positions_task_rejects_bad_training_sizes(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         positions_task(**kwargs)
 
@@ -83,9 +84,9 @@ def test_positions_task_rejects_bad_training_sizes(kwargs: dict, message: str) -
 
 def test_sample_efficiency_recipes_cover_the_grid_and_share_the_tests() -> None:
     reference = RECIPES["q1_cnn"].data()
-    for kind in models.Q1_SAMPLE_KINDS:
-        for n_train in models.Q1_SAMPLE_SIZES:
-            for seed in models.Q1_SAMPLE_SEEDS:
+    for kind in recipes.Q1_SAMPLE_KINDS:
+        for n_train in recipes.Q1_SAMPLE_SIZES:
+            for seed in recipes.Q1_SAMPLE_SEEDS:
                 rec = RECIPES[q1_sample_name(kind, n_train, seed)]
                 assert rec.seed == seed
                 assert rec.task_args["n_train"] == n_train
@@ -112,7 +113,7 @@ def test_sample_efficiency_models_match_the_chapters_models() -> None:
 
 def test_width_sweep_names_and_the_kept_width() -> None:
     sweep = q1_width_sweep()
-    assert tuple(sweep) == models.Q1_DENSE_WIDTHS
+    assert tuple(sweep) == recipes.Q1_DENSE_WIDTHS
     assert list(sweep.values()).count("q1_dense") == 1
     for hidden, name in sweep.items():
         rec = RECIPES[name]
@@ -127,7 +128,7 @@ def test_kept_width_follows_the_rule_on_the_committed_metrics() -> None:
     seen = {h: manifest[n]["metrics"]["seen positions"] for h, n in q1_width_sweep().items()}
     widest = seen[max(seen)]
     kept = min(h for h, acc in seen.items() if acc >= widest - 0.01)
-    assert kept == models.Q1_DENSE_HIDDEN
+    assert kept == recipes.Q1_DENSE_HIDDEN
 
 
 # --- the chapter's code fits the page -------------------------------------------------

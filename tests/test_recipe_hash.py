@@ -1,4 +1,4 @@
-"""cnnbook.training's recipe hash: it follows what the code does, not where it lives.
+"""cnnbook.hashing's recipe hash: it follows what the code does, not where it lives.
 
 Oracle: the same source text loaded as other modules (a pure move), and copies of it
 with one constant, one operator or one docstring changed; the hash must be unchanged by
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnbook import models, training
-from cnnbook.models import RECIPES
+from cnnbook import hashing, recipes
+from cnnbook.recipes import RECIPES
 
 HELPER = '''
 from torch import nn
@@ -77,8 +77,8 @@ def _two_modules(
 
 
 def _hash_with(builder: Callable[..., object], monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setitem(models.BUILDERS, "mlp", builder)
-    return training.recipe_hash(RECIPES["q1_dense"])
+    monkeypatch.setitem(recipes.BUILDERS, "mlp", builder)
+    return hashing.recipe_hash(RECIPES["q1_dense"])
 
 
 def test_a_move_to_another_module_keeps_the_hash(
@@ -87,7 +87,7 @@ def test_a_move_to_another_module_keeps_the_hash(
     here = _one_module("cnnbook._hash_test_here", tmp_path, monkeypatch)
     there = _two_modules("cnnbook._hash_test_there", tmp_path, monkeypatch)
     assert here.__module__ != there.__module__
-    assert {o.__module__ for o in training.code_closure(there)} == {
+    assert {o.__module__ for o in hashing.code_closure(there)} == {
         "cnnbook._hash_test_there.builders",
         "cnnbook._hash_test_there.helpers",
     }, "the closure follows the import into the helper's module"
@@ -120,7 +120,7 @@ def test_objects_of_one_name_in_two_modules_both_count(
     first = _one_module("cnnbook._hash_test_first", tmp_path, monkeypatch)
     other = HELPER.replace("hidden * 1", "hidden * 3")
     second = _one_module("cnnbook._hash_test_second", tmp_path, monkeypatch, helper=other)
-    keys = [training._hash_key(o) for o in training.code_closure(first, second)]
+    keys = [hashing._hash_key(o) for o in hashing.code_closure(first, second)]
     assert [name for name, _ in keys] == ["_hidden", "_hidden", "mlp", "mlp"]
     assert keys[0] != keys[1], "same name, different code: each is hashed"
-    assert keys == [training._hash_key(o) for o in training.code_closure(second, first)]
+    assert keys == [hashing._hash_key(o) for o in hashing.code_closure(second, first)]

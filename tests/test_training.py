@@ -1,4 +1,4 @@
-"""cnnbook.training: evaluation, the two training loops, recipes' hashes and committed weights.
+"""cnnbook.training, .artifacts, .hashing: loops, evaluation, committed weights, recipe hashes.
 
 Oracles: a count done by hand on a fixed linear classifier; a second identical run (the
 loops are deterministic on one machine); the recipes' own data for the re-evaluation of
@@ -19,17 +19,13 @@ import pytest
 import torch
 from torch import nn
 
-from cnnbook import models, training
+from cnnbook import artifacts, hashing, models, recipes, training
+from cnnbook.artifacts import artifact_problems
 from cnnbook.data import place_patterns, wavelet
-from cnnbook.models import RECIPES, Recipe, make_cnn, mlp
-from cnnbook.training import (
-    accuracy,
-    artifact_problems,
-    full_batch_adam,
-    load,
-    minibatch_adam_cosine,
-    recipe_hash,
-)
+from cnnbook.hashing import recipe_hash
+from cnnbook.models import make_cnn, mlp
+from cnnbook.recipes import RECIPES, Recipe
+from cnnbook.training import accuracy, full_batch_adam, load, minibatch_adam_cosine
 
 
 def _fixed_classifier() -> nn.Linear:
@@ -120,11 +116,11 @@ def test_recipe_validation_and_description() -> None:
     with pytest.raises(ValueError, match="unknown trainer"):
         Recipe("x", 1, "mlp", "shapes_task", "sgd")  # type: ignore[arg-type]
     with pytest.raises(KeyError, match="no recipe"):
-        models.recipe("q4_cnn")
+        recipes.recipe("q4_cnn")
 
 
 def _mlp_with_new_docs() -> Callable[..., nn.Module]:
-    def mlp(length: object, hidden: object, n_classes: object = 2) -> nn.Module:
+    def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Module:  # other annotation
         """Another docstring, other annotations."""
         if min(length, hidden, n_classes) < 1:  # and a comment
             raise ValueError("sizes must be positive")
@@ -136,7 +132,7 @@ def _mlp_with_new_docs() -> Callable[..., nn.Module]:
 
 
 def _mlp_with_new_code() -> Callable[..., nn.Module]:
-    def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Sequential:
+    def mlp(length: int, hidden: int, n_classes: int = 2) -> nn.Module:  # other annotation
         return nn.Sequential(nn.Flatten(), nn.Linear(length, n_classes))
 
     return mlp
@@ -152,14 +148,14 @@ def test_recipe_hash_follows_data_and_code_not_docs(monkeypatch: pytest.MonkeyPa
     same_code_new_docs, new_code = _mlp_with_new_docs(), _mlp_with_new_code()
     for fn in (same_code_new_docs, new_code):
         fn.__module__, fn.__qualname__ = models.mlp.__module__, models.mlp.__qualname__
-    monkeypatch.setitem(models.BUILDERS, "mlp", same_code_new_docs)
+    monkeypatch.setitem(recipes.BUILDERS, "mlp", same_code_new_docs)
     assert recipe_hash(rec) == before, "docstrings, comments and annotations do not count"
-    monkeypatch.setitem(models.BUILDERS, "mlp", new_code)
+    monkeypatch.setitem(recipes.BUILDERS, "mlp", new_code)
     assert recipe_hash(rec) != before, "a change of code changes the hash"
 
 
 def test_code_closure_reaches_helpers() -> None:
-    names = {obj.__qualname__ for obj in training.code_closure(models.locally_connected_classifier)}
+    names = {obj.__qualname__ for obj in hashing.code_closure(models.locally_connected_classifier)}
     assert {"locally_connected_classifier", "LocallyConnected1d", "_pad_same"} <= names
 
 
@@ -180,9 +176,9 @@ def test_freshness_check_catches_a_changed_recipe(monkeypatch: pytest.MonkeyPatc
 def _weights_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the committed weights and manifest, which training then reads."""
     copy = tmp_path / "weights"
-    shutil.copytree(training.WEIGHTS_DIR, copy)
-    monkeypatch.setattr(training, "WEIGHTS_DIR", copy)
-    monkeypatch.setattr(training, "MANIFEST", copy / "manifest.json")
+    shutil.copytree(artifacts.WEIGHTS_DIR, copy)
+    monkeypatch.setattr(artifacts, "WEIGHTS_DIR", copy)
+    monkeypatch.setattr(artifacts, "MANIFEST", copy / "manifest.json")
     return copy
 
 
@@ -231,13 +227,13 @@ def test_rehash_rewrites_hashes_only_and_refuses_on_a_changed_weights_file(
     assert tool.main(["--rehash"]) == 0
     rewritten = json.loads((copy / "manifest.json").read_text())
     assert {k: v["recipe_hash"] for k, v in rewritten.items()} == {
-        name: training.recipe_hash(name) for name in RECIPES
+        name: hashing.recipe_hash(name) for name in RECIPES
     }
     for entry in (*manifest.values(), *rewritten.values()):
         del entry["recipe_hash"]
     assert rewritten == manifest, "nothing but the hashes changes"
     assert {p.name: p.read_bytes() for p in copy.glob("*.safetensors")} == weights
-    assert training.artifact_problems() == []
+    assert artifacts.artifact_problems() == []
 
     _flip_a_bit(copy / "q1_dense.safetensors")
     before = (copy / "manifest.json").read_text()
@@ -279,8 +275,8 @@ def test_load_keeps_the_callers_random_state() -> None:
 def test_load_without_weights_says_how_to_make_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(training, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setattr(training, "MANIFEST", tmp_path / "manifest.json")
+    monkeypatch.setattr(artifacts, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(artifacts, "MANIFEST", tmp_path / "manifest.json")
     with pytest.raises(FileNotFoundError, match=r"tools/train_models\.py q1_dense"):
         load("q1_dense", retrain=False)
 
@@ -295,7 +291,7 @@ def test_recipe_retrains_to_its_committed_metrics(name: str) -> None:
     float32 kernels differ in their last bits and the run drifts, so the accuracies are
     compared within 2 points and the final loss within a quarter of its value.
     """
-    committed = training.read_manifest()[name]
+    committed = artifacts.read_manifest()[name]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as tools/train_models.py trains: one thread
     try:
@@ -306,3 +302,11 @@ def test_recipe_retrains_to_its_committed_metrics(name: str) -> None:
         assert abs(fresh.metrics[split] - value) <= 0.02, (split, fresh.metrics[split], value)
     final = committed["losses"][-1]
     assert abs(fresh.losses[-1] - final) <= max(0.25 * final, 0.02)
+
+
+def test_models_still_offers_the_recipe_catalogue() -> None:
+    """The chapters import the catalogue from cnnbook.models: the very objects of recipes."""
+    for name in models._RECIPE_NAMES:
+        assert getattr(models, name) is getattr(recipes, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = models.no_such_name

@@ -5,7 +5,7 @@
     python tools/train_models.py --stale        # only those whose recipe changed
     python tools/train_models.py --rehash       # new recipe hashes, same weights
 
-Each recipe of ``cnnbook.models.RECIPES`` is trained from scratch, single-threaded, in
+Each recipe of ``cnnbook.recipes.RECIPES`` is trained from scratch, single-threaded, in
 float32 (a decoder of chapter 2 on the committed weights of the network it inverts,
 so train that network first); its weights go to
 ``src/cnnbook/weights/<name>.safetensors`` and its recipe hash, loss history and
@@ -29,9 +29,11 @@ import time
 
 import torch
 
-from cnnbook import reproducible, training
-from cnnbook.models import RECIPES, canonical_json
-from cnnbook.training import file_sha256, make, read_manifest, recipe_hash, save, weights_path
+from cnnbook import artifacts, reproducible
+from cnnbook.artifacts import file_sha256, read_manifest, save, weights_path
+from cnnbook.hashing import recipe_hash
+from cnnbook.recipes import RECIPES, canonical_json
+from cnnbook.training import make
 
 
 def stale() -> list[str]:
@@ -69,7 +71,7 @@ def rehash() -> int:
         changed += manifest[name]["recipe_hash"] != new
         manifest[name]["recipe_hash"] = new
     text = json.dumps(dict(sorted(manifest.items())), indent=1) + "\n"
-    training.MANIFEST.write_text(text)
+    artifacts.MANIFEST.write_text(text)
     print(f"{changed} of {len(RECIPES)} recipe hashes rewritten; no weights touched")
     return 0
 

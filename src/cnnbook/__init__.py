@@ -17,8 +17,11 @@ One module per question, plus the pieces every chapter uses:
 - :mod:`cnnbook.data` -- real data shipped with installed packages, and procedural data;
 - :mod:`cnnbook.plotting` -- the one figure style of the book;
 - :mod:`cnnbook.text` -- numbers as the prose writes them (errors, powers of ten, counts);
-- :mod:`cnnbook.models` -- the builders and the recipes of the models the chapters use;
-- :mod:`cnnbook.training` -- training loops, committed weights, their manifest and the recipe hash;
+- :mod:`cnnbook.models` -- the builders of the networks the chapters use;
+- :mod:`cnnbook.recipes` -- the recipes of the models the book trains (data, builder, seed);
+- :mod:`cnnbook.training` -- training loops, evaluation, and loading a recipe's model;
+- :mod:`cnnbook.artifacts` -- the committed weights, their manifest, saving and freshness;
+- :mod:`cnnbook.hashing` -- the recipe hash: a recipe's data and the code it runs;
 - :mod:`cnnbook.kernel` -- the Jupyter kernels the build starts, with CurveZMQ keys;
 - :mod:`cnnbook.runtime` -- deterministic set-up shared by every notebook.
 """

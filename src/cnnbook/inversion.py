@@ -17,7 +17,7 @@ and what its reconstructions keep, or lose, shows what the layer keeps.
   measures of what a reconstruction keeps (intensity, the object's place, the ramp
   and the clutter of the background).
 
-The decoders the chapter evaluates are recipes of :data:`cnnbook.models.RECIPES`,
+The decoders the chapter evaluates are recipes of :data:`cnnbook.recipes.RECIPES`,
 trained by :func:`cnnbook.training.train_decoder`.
 """
 

@@ -1,13 +1,14 @@
-"""Training and evaluation of the book's models, and their committed weights.
+"""Training and evaluation of the book's models (chapters 1 and 2), and loading them.
 
 Training in float32 is fast but not reproducible across processors: torch picks
 vectorised kernels for each CPU (ATen's per-ISA kernels, oneDNN, MKL), their last bits
 differ, and the differences grow through training until accuracies differ. So the book
 does not train while it builds. Each model is made once by its recipe
-(:data:`cnnbook.models.RECIPES`) with :func:`train`, and its weights are committed with
-the package, beside a manifest that records the recipe's hash, the loss history and the
-metrics reached. The chapters :func:`load` those weights and evaluate them in float64,
-where the kernels' last-bit differences (about 1e-16) cannot flip a printed digit.
+(:data:`cnnbook.recipes.RECIPES`) with :func:`train`, and its weights are committed with
+the package (:mod:`cnnbook.artifacts`), beside a manifest that records the recipe's hash
+(:mod:`cnnbook.hashing`), the loss history and the metrics reached. The chapters
+:func:`load` those weights and evaluate them in float64, where the kernels' last-bit
+differences (about 1e-16) cannot flip a printed digit.
 
 - :func:`accuracy`: share of correct arg-max predictions, counted exactly;
 - :func:`full_batch_adam`, :func:`minibatch_adam_cosine`: the two training loops;
@@ -15,8 +16,7 @@ where the kernels' last-bit differences (about 1e-16) cannot flip a printed digi
 - :func:`decoder_adam_cosine`, :func:`train_decoder`, :func:`evaluate_decoder`: the same
   for chapter 2's up-convolutional decoders, which learn to invert a frozen CNN's layer;
 - :func:`make`, :func:`measure`: either kind of recipe, by its trainer;
-- :func:`save`, :func:`load`: the committed weights and the manifest;
-- :func:`recipe_hash`: what the freshness test compares with the manifest.
+- :func:`load`: a recipe's model from its committed weights (or re-trained).
 
 Re-train everything with ``python tools/train_models.py``; re-train while reading by
 setting ``CNNBOOK_RETRAIN=1`` before the chapter's kernel starts.
@@ -24,36 +24,20 @@ setting ``CNNBOOK_RETRAIN=1`` before the chapter's kernel starts.
 
 from __future__ import annotations
 
-import ast
 import copy
-import functools
-import hashlib
-import inspect
-import json
-import os
-import sys
-import textwrap
-import types
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
+# load's code names these, and its recipe hash with them: they keep their names here
+from cnnbook.artifacts import _manifest, _retrain_requested, weights_path
 from cnnbook.inversion import features, mse
-from cnnbook.models import DECODER_TRAINERS, Recipe, canonical_json, recipe
-
-#: Where the committed weights and their manifest live (inside the package).
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-MANIFEST = WEIGHTS_DIR / "manifest.json"
-#: The environment variable that makes :func:`load` re-train instead of loading.
-RETRAIN_VARIABLE = "CNNBOOK_RETRAIN"
-
-_MANIFEST_CACHE: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
+from cnnbook.recipes import DECODER_TRAINERS, Recipe, canonical_json, recipe
 
 
 def _as_tensor(value: np.ndarray | Tensor) -> Tensor:
@@ -365,165 +349,8 @@ def measure(model: nn.Module, rec: Recipe) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------
-# The recipe's hash: its data and the code it runs
+# A recipe's model from its committed weights
 # ---------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _normalised_source(obj: Callable[..., Any] | type) -> str:
-    """The code of ``obj`` without docstrings, comments, type annotations or formatting."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            node.returns = None
-        elif isinstance(node, ast.arg):
-            node.annotation = None
-        elif isinstance(node, ast.AnnAssign):
-            node.annotation = ast.Constant(None)
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Module)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, annotate_fields=False, include_attributes=False)
-
-
-#: Names that carry a recipe's data, which is hashed as data, not as code.
-_RECIPE_DATA = frozenset({"Recipe", "recipe"})
-
-
-@functools.cache
-def _referenced(obj: Callable[..., Any] | type) -> tuple[Callable[..., Any] | type, ...]:
-    """Functions and classes of cnnbook that the code of ``obj`` names."""
-    return tuple(_names_in(obj))
-
-
-def _names_in(obj: Callable[..., Any] | type) -> Iterator[Callable[..., Any] | type]:
-    namespace = vars(sys.modules[obj.__module__])
-    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(obj)))):
-        value: object = None
-        if isinstance(node, ast.Name):
-            value = namespace.get(node.id)
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            owner = namespace.get(node.value.id)
-            if isinstance(owner, types.ModuleType):
-                value = getattr(owner, node.attr, None)
-        if (
-            (inspect.isfunction(value) or inspect.isclass(value))
-            and getattr(value, "__module__", "").startswith("cnnbook.")
-            and value.__name__ not in _RECIPE_DATA
-        ):
-            yield value
-
-
-def _hash_key(obj: Callable[..., Any] | type) -> tuple[str, str]:
-    """What identifies ``obj``'s code in a hash: its qualified name and normalised source.
-
-    The module is left out, so that moving a function or class to another module of
-    cnnbook leaves every hash unchanged; the source breaks ties between objects of the
-    same name in different modules.
-    """
-    return obj.__qualname__, _normalised_source(obj)
-
-
-def code_closure(*roots: Callable[..., Any] | type) -> list[Callable[..., Any] | type]:
-    """``roots`` and every cnnbook function or class they reach, sorted by :func:`_hash_key`.
-
-    The order depends on what the code is, not on where it lives.
-    """
-    seen: set[Callable[..., Any] | type] = set()
-    stack = list(roots)
-    while stack:
-        obj = stack.pop()
-        if obj in seen:
-            continue
-        seen.add(obj)
-        stack.extend(_referenced(obj))
-    return sorted(seen, key=_hash_key)
-
-
-def recipe_hash(name: str | Recipe) -> str:
-    """SHA-256 of a recipe's data and of the code it runs (builder, task, trainer).
-
-    The code is hashed without docstrings and comments, with every cnnbook function
-    and class it calls, each under its qualified name without its module, so that a
-    change to what the recipe computes changes the hash, and a change to its
-    documentation or a move to another module does not.
-    """
-    from cnnbook.models import BUILDERS, TASKS
-
-    rec = name if isinstance(name, Recipe) else recipe(name)
-    digest = hashlib.sha256(canonical_json(rec.as_dict()).encode())
-    steps: tuple[Callable[..., Any], ...] = (train, evaluate)
-    if rec.trainer in DECODER_TRAINERS:  # a decoder depends on its encoder's weights too
-        encoder = rec.trainer_args["encoder"]
-        digest.update(recipe_hash(encoder).encode())
-        digest.update(file_sha256(weights_path(encoder)).encode())
-        steps = (train_decoder, evaluate_decoder)
-    roots = (BUILDERS[rec.model], TASKS[rec.task], TRAINERS[rec.trainer], *steps)
-    for obj in code_closure(*roots):
-        qualname, source = _hash_key(obj)
-        digest.update(qualname.encode())
-        digest.update(source.encode())
-    return digest.hexdigest()
-
-
-# ---------------------------------------------------------------------------------------
-# Committed weights
-# ---------------------------------------------------------------------------------------
-
-
-def weights_path(name: str) -> Path:
-    """The committed weights of the recipe called ``name``."""
-    return WEIGHTS_DIR / f"{name}.safetensors"
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _manifest() -> dict[str, dict[str, Any]]:
-    """The parsed manifest, read once per version of the file (not to be modified)."""
-    if not MANIFEST.exists():
-        return {}
-    stat = MANIFEST.stat()
-    key = (str(MANIFEST), stat.st_mtime_ns, stat.st_size)
-    if key not in _MANIFEST_CACHE:  # a chapter loads dozens of models: parse the file once
-        _MANIFEST_CACHE.clear()
-        _MANIFEST_CACHE[key] = json.loads(MANIFEST.read_text())
-    return _MANIFEST_CACHE[key]
-
-
-def read_manifest() -> dict[str, dict[str, Any]]:
-    """The manifest: for each model, its recipe and hash, weights hash, losses, metrics."""
-    return copy.deepcopy(_manifest())
-
-
-def save(name: str, trained: Trained) -> None:
-    """Write ``trained``'s weights and its manifest entry (the other entries are kept)."""
-    rec = recipe(name)
-    WEIGHTS_DIR.mkdir(exist_ok=True)
-    state = {k: v.detach().float().contiguous() for k, v in trained.model.state_dict().items()}
-    save_file(state, weights_path(name))  # tensors only: the same weights, the same bytes
-    manifest = read_manifest()
-    manifest[name] = {
-        "recipe": rec.as_dict(),
-        "recipe_hash": recipe_hash(rec),
-        "weights_sha256": file_sha256(weights_path(name)),
-        "torch": torch.__version__.split("+")[0],
-        "losses": [float(f"{v:.6g}") for v in trained.losses],
-        "metrics": trained.metrics,
-    }
-    MANIFEST.write_text(json.dumps(dict(sorted(manifest.items())), indent=1) + "\n")
-
-
-def _retrain_requested() -> bool:
-    return os.environ.get(RETRAIN_VARIABLE, "").strip().lower() in ("1", "true", "yes")
 
 
 def load(name: str, *, retrain: bool | None = None) -> Trained:
@@ -532,7 +359,7 @@ def load(name: str, *, retrain: bool | None = None) -> Trained:
     Parameters
     ----------
     name
-        A key of :data:`cnnbook.models.RECIPES`.
+        A key of :data:`cnnbook.recipes.RECIPES`.
     retrain
         Train the model from scratch on this machine instead (a few seconds to a
         minute; the numbers may then differ from the committed ones in the last
@@ -559,31 +386,3 @@ def load(name: str, *, retrain: bool | None = None) -> Trained:
         model = rec.build()  # caller's random state as it was
     model.load_state_dict(load_file(path))
     return Trained(_as_float64(model), list(entry["losses"]), dict(entry["metrics"]))
-
-
-def artifact_problems() -> list[str]:
-    """What is wrong with the committed weights: one line per problem, empty when fresh.
-
-    A recipe whose manifest entry or weights file is missing, whose recipe (data or
-    code) changed since its weights were trained, or whose weights file is not the one
-    the manifest records; a weights file or manifest entry without a recipe.
-    """
-    from cnnbook.models import RECIPES
-
-    manifest = read_manifest()
-    problems = []
-    for name in RECIPES:
-        entry, path = manifest.get(name), weights_path(name)
-        if entry is None or not path.exists():
-            problems.append(f"{name}: no committed weights")
-            continue
-        if entry["recipe_hash"] != recipe_hash(name):
-            problems.append(f"{name}: recipe changed since its weights were trained")
-        if entry["weights_sha256"] != file_sha256(path):
-            problems.append(f"{name}: weights file differs from the manifest's")
-    for name in sorted(set(manifest) - set(RECIPES)):
-        problems.append(f"{name}: manifest entry without a recipe")
-    for path in sorted(WEIGHTS_DIR.glob("*.safetensors")):
-        if path.stem not in RECIPES:
-            problems.append(f"{path.stem}: weights file without a recipe")
-    return problems
